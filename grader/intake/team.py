@@ -1,0 +1,407 @@
+"""Reading the team (name, student id, email of each member) that a hand-in declares, and
+comparing it with the team in the file name.
+
+The sheet asks for "Name:", "Student ID (matriculation number):" and "Email:" of every member.
+Students write that as key-value lines, as a Markdown table, or as "Name, id, email" on one
+line; in notebooks in Markdown cells or code comments, in scripts in comments or docstrings.
+Nothing is executed: code is only tokenized to find its comments and string literals.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+import unicodedata
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import nbformat
+
+from grader.intake.flags import Flag
+from grader.intake.naming import Student, nfc
+
+# Team info sits at the top of a hand-in; this much text is plenty and bounds the work.
+_MAX_TEXT_CHARS = 2_000_000
+
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_ID_RE = re.compile(r"(?<![\w.@])\d+(?![\w@])")
+
+_NAME_KEY = r"(?:full\s+|student\s+|team\s+member\s+|member\s+)?names?"
+_ID_KEY = (
+    r"(?:student\s*ids?|student\s*numbers?|student\s*no\.?|matriculation(?:\s*(?:numbers?|no\.?|nr\.?))?"
+    r"|matrikel(?:nummer|nummern|nr\.?|\s*-?\s*nr\.?)?|matr\.?\s*-?\s*nr\.?|mat\.?\s*no\.?|ids?)"
+)
+_EMAIL_KEY = r"(?:e\s*-?\s*mails?(?:\s*address(?:es)?)?|mails?)"
+_FIELD_KEYS = {"name": _NAME_KEY, "student_id": _ID_KEY, "email": _EMAIL_KEY}
+# A key, an optional member number ("Name 2") and remark ("(matriculation number)"), then ':' or '='.
+_KEY_VALUE_RE = re.compile(
+    r"(?<![A-Za-z])(?:(?P<name>" + _NAME_KEY + r")|(?P<student_id>" + _ID_KEY + r")|(?P<email>" + _EMAIL_KEY + r"))"
+    r"\s*\d*\s*(?:\([^)]*\))?\s*[:=]",
+    re.IGNORECASE,
+)
+_HEADER_CELL_RE = {field: re.compile(rf"^{key}\s*(?:\([^)]*\))?$", re.IGNORECASE) for field, key in _FIELD_KEYS.items()}
+_PLACEHOLDER_RE = re.compile(
+    r"^(?:<.*>|\[.*\]|\{.*\}|\.{2,}|…|_+|-+|x+|\?+|todo|tbd|n/?a|none|your\b.*|first\s*name.*|last\s*name.*"
+    r"|name\s*\d*|id\s*\d*|email\s*\d*)$",
+    re.IGNORECASE,
+)
+_NAME_LIKE_RE = re.compile(r"^[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?$")
+_LEAD_MARKS_RE = re.compile(r"^(?:[#>*+\-•]+\s+|#+|//\s*|\d+[.)]\s+)+")
+_ASSIGNMENT_RE = re.compile(r"""^\s*([A-Za-z_][A-Za-z_ ]*?)\s*\d*\s*=\s*(['"])(.*)\2\s*(?:#.*)?$""")
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    """One member as the hand-in declares them; a part the students left out is None."""
+
+    name: str | None
+    student_id: str | None
+    email: str | None
+
+
+def read_team_info(path: Path) -> list[TeamMember]:
+    """The team declared in a notebook (.ipynb), script (.py) or text (.md, .txt) file.
+
+    Raises ValueError naming the file when it cannot be read as that kind of file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        raw = path.read_text(encoding="utf-8", errors="replace")[:_MAX_TEXT_CHARS]
+    except OSError as exc:
+        raise ValueError(f"cannot read team information from '{path}': {exc.strerror or exc}") from exc
+    if suffix == ".ipynb":
+        return parse_team_text(_notebook_text(path, raw))
+    if suffix == ".py":
+        return parse_team_text(_code_text(raw))
+    if suffix in (".md", ".txt"):
+        return parse_team_text(raw)
+    raise ValueError(f"cannot read team information from '{path}': only .ipynb, .py, .md and .txt files are read")
+
+
+def parse_team_text(text: str) -> list[TeamMember]:
+    """Team members from plain text: key-value lines, a table, or 'Name, id, email' lines."""
+    lines = [_clean_line(line) for line in nfc(text).replace("<br>", "\n").replace("<br/>", "\n").splitlines()]
+    members = _from_tables_and_keys(lines)
+    if not members:
+        members = _from_one_line_records(lines)
+    return _merge_repeats(members)
+
+
+def compare_team(
+    zip_students: Sequence[Student], declared: Sequence[TeamMember], source: str = "the hand-in"
+) -> list[Flag]:
+    """Flag every difference between the file name's team and the declared team.
+
+    Members are paired by student id first, then by name. Names compare tolerantly: case,
+    accents (Müller = Muller = Mueller), hyphens and the order of first and last name do not
+    matter, and a last name alone matches the full name.
+    """
+    if not declared:
+        return [Flag("team_mismatch", f"no team information (name, student id, email) was found in {source}")]
+    flags: list[Flag] = []
+    unused = list(declared)
+
+    def take(predicate) -> TeamMember | None:  # type: ignore[no-untyped-def]
+        found = next((member for member in unused if predicate(member)), None)
+        if found is not None:
+            unused.remove(found)
+        return found
+
+    pairs: list[tuple[Student, TeamMember | None]] = []
+    for student in zip_students:
+        match = None
+        if student.student_id:
+            match = take(lambda m: m.student_id is not None and _same_id(m.student_id, student.student_id))
+        pairs.append((student, match))
+    for index, (student, match) in enumerate(pairs):
+        if match is None and student.name:
+            pairs[index] = (student, take(lambda m: m.name is not None and names_match(m.name, student.name)))
+
+    for student, member in pairs:
+        if member is None:
+            if student.name or student.student_id:
+                flags.append(Flag("team_mismatch", f"{student.label()} is named in the file name but not in {source}"))
+            continue
+        if student.student_id and member.student_id and not _same_id(student.student_id, member.student_id):
+            flags.append(
+                Flag(
+                    "team_mismatch",
+                    f"'{student.name}' has student id {student.student_id} in the file name "
+                    f"but {member.student_id} in {source}",
+                )
+            )
+        if student.name and member.name and not names_match(student.name, member.name):
+            flags.append(
+                Flag(
+                    "team_mismatch",
+                    f"student id {student.student_id} is '{student.name}' in the file name "
+                    f"but '{member.name}' in {source}",
+                )
+            )
+    for member in unused:
+        who = f"'{member.name}'" if member.name else "a member without a name"
+        who += f" ({member.student_id})" if member.student_id else ""
+        flags.append(Flag("team_mismatch", f"{who} is listed in {source} but not in the file name"))
+    for member in declared:
+        who = f"'{member.name}'" if member.name else f"student id {member.student_id}"
+        if not member.name:
+            flags.append(Flag("team_mismatch", f"no name is given for student id {member.student_id} in {source}"))
+        if not member.student_id:
+            flags.append(Flag("team_mismatch", f"no student id is given for {who} in {source}"))
+        if not member.email:
+            flags.append(Flag("team_mismatch", f"no email is given for {who} in {source}"))
+    return flags
+
+
+def names_match(first: str, second: str) -> bool:
+    """True when one name's parts all appear in the other, ignoring case, accents and order."""
+    a, b = _name_tokens(first), _name_tokens(second)
+    if not a or not b:
+        return False
+
+    def covered(small: list[set[str]], large: list[set[str]]) -> bool:
+        return all(any(token & other for other in large) for token in small)
+
+    return covered(a, b) or covered(b, a)
+
+
+def _name_tokens(name: str) -> list[set[str]]:
+    """Each part of a name in two spellings: umlauts written out (ü -> ue) and accents dropped."""
+    tokens = []
+    for part in re.split(r"[\s\-.,'’]+", nfc(name).casefold()):
+        if not part:
+            continue
+        spelled = part.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
+        tokens.append({_strip_accents(spelled), _strip_accents(part)})
+    return tokens
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _same_id(first: str, second: str) -> bool:
+    return re.sub(r"\s", "", first).casefold() == re.sub(r"\s", "", second).casefold()
+
+
+# --- turning files into text -------------------------------------------------------------
+
+
+def _notebook_text(path: Path, raw: str) -> str:
+    """Markdown and raw cells as they are; code cells only by their comments and strings."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # schema quirks do not matter for reading sources
+            notebook = nbformat.reads(raw, as_version=4)
+        cells = [(cell.get("cell_type"), cell.get("source", "")) for cell in notebook.cells]
+    except Exception as exc:  # nbformat raises many kinds for broken files
+        raise ValueError(f"cannot read team information from '{path}': not a valid notebook ({exc})") from exc
+    parts = []
+    for cell_type, source in cells:
+        text = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source)
+        parts.append(_code_text(text) if cell_type == "code" else text)
+    return "\n".join(parts)
+
+
+def _code_text(code: str) -> str:
+    """Comments, string literals and `NAME = "..."` assignments of Python code, in code order."""
+    found: list[tuple[int, str]] = []  # (line number, text)
+    assignment_lines: set[int] = set()
+    for number, line in enumerate(code.splitlines(), start=1):
+        assignment = _ASSIGNMENT_RE.match(line)
+        if assignment:
+            found.append((number, f"{assignment.group(1).replace('_', ' ')}: {assignment.group(3)}"))
+            assignment_lines.add(number)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            line_number = token.start[0]
+            if token.type == tokenize.COMMENT:
+                found.append((line_number, token.string.lstrip("#")))
+            elif token.type == tokenize.STRING and line_number not in assignment_lines:
+                found.extend((line_number, text) for text in _string_body(token.string).splitlines())
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        # Notebook magics or half-written code: comment lines are still worth reading.
+        found = [(n, t) for n, t in found if n in assignment_lines]
+        found.extend((n, line.split("#", 1)[1]) for n, line in enumerate(code.splitlines(), 1) if "#" in line)
+    found.sort(key=lambda item: item[0])  # stable: a line's pieces keep their order
+    return "\n".join(text for _, text in found)
+
+
+def _string_body(literal: str) -> str:
+    # Strip prefix and quotes; the literal is never evaluated.
+    body = literal.lstrip("rRbBuUfF")
+    for quote in ('"""', "'''", '"', "'"):
+        if body.startswith(quote) and body.endswith(quote) and len(body) >= 2 * len(quote):
+            return body[len(quote) : -len(quote)]
+    return body
+
+
+def _clean_line(line: str) -> str:
+    line = line.strip().replace("**", "").replace("__", "").replace("`", "")
+    return _LEAD_MARKS_RE.sub("", line).strip()
+
+
+# --- finding members in text -------------------------------------------------------------
+
+
+def _from_tables_and_keys(lines: list[str]) -> list[TeamMember]:
+    members: list[TeamMember] = []
+    rows: list[dict[str, list[str]]] = []  # one per key-value group, in order
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        columns = _table_header(line)
+        if columns:
+            index += 1
+            while index < len(lines) and "|" in lines[index]:
+                cells = _table_cells(lines[index])
+                if not all(re.fullmatch(r":?-{2,}:?", cell) for cell in cells if cell):
+                    record = {field: cells[i] for field, i in columns.items() if i < len(cells)}
+                    member = _member(record.get("name"), record.get("student_id"), record.get("email"))
+                    if member:
+                        members.append(member)
+                index += 1
+            continue
+        pairs = list(_key_values(line))
+        if pairs and len(pairs) == 1 and not pairs[0][1] and index + 1 < len(lines):
+            # "Name:" with the answer on the next non-empty line, as the sheet's template reads.
+            follower = next((i for i in range(index + 1, len(lines)) if lines[i]), None)
+            if follower is not None and not list(_key_values(lines[follower])) and "|" not in lines[follower]:
+                pairs = [(pairs[0][0], lines[follower])]
+                index = follower
+        for field, value in pairs:
+            items = _split_value(field, value)
+            if items:
+                _add_to_rows(rows, field, items)
+        index += 1
+    members.extend(m for row in rows if (m := _member(*(_first(row, f) for f in _FIELD_KEYS))) is not None)
+    return members
+
+
+def _add_to_rows(rows: list[dict[str, list[str]]], field: str, items: list[str]) -> None:
+    """Fill members in order: a field seen again starts the next member (or block of members)."""
+    if len(items) == 1:
+        if not rows or field in rows[-1]:
+            rows.append({})
+        rows[-1][field] = items
+        return
+    # Several values in one line ("Student ID: 111, 222"): one per member, side by side.
+    block = _current_block(rows, field)
+    while len(rows) < block + len(items):
+        rows.append({})
+    for offset, item in enumerate(items):
+        rows[block + offset][field] = [item]
+
+
+def _current_block(rows: list[dict[str, list[str]]], field: str) -> int:
+    """Where a side-by-side block starts: the trailing run of members that lack `field`."""
+    start = len(rows)
+    while start > 0 and field not in rows[start - 1]:
+        start -= 1
+    return start
+
+
+def _first(row: dict[str, list[str]], field: str) -> str | None:
+    values = row.get(field)
+    return values[0] if values else None
+
+
+def _key_values(line: str) -> Iterator[tuple[str, str]]:
+    matches = list(_KEY_VALUE_RE.finditer(line))
+    if not matches or line[: matches[0].start()].strip():
+        return  # a key must open the line, or it is prose ("my name: ...")
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
+        field = next(key for key in _FIELD_KEYS if match.group(key))
+        yield field, line[match.end() : end].strip().strip(",;|").strip()
+
+
+def _split_value(field: str, value: str) -> list[str]:
+    value = value.strip().strip("\"'").strip()
+    if field == "email":
+        return _EMAIL_RE.findall(value)
+    if field == "student_id":
+        ids = _ID_RE.findall(value)
+        if ids:
+            return ids
+    if not value or _PLACEHOLDER_RE.match(value):
+        return []
+    if field == "student_id":
+        return [value]
+    parts = [p.strip() for p in re.split(r"\s*(?:;|/|&|\band\b|\bund\b)\s*", value) if p.strip()]
+    if len(parts) == 1 and "," in value:
+        pieces = [p.strip() for p in value.split(",") if p.strip()]
+        # "Anna Strüber, Ben Çelik" is two people; "Strüber, Anna" is one, written last name first.
+        if len(pieces) > 1 and all(len(p.split()) >= 2 for p in pieces):
+            parts = pieces
+    return [p for p in parts if not _PLACEHOLDER_RE.match(p)]
+
+
+def _table_cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _table_header(line: str) -> dict[str, int]:
+    if "|" not in line:
+        return {}
+    columns: dict[str, int] = {}
+    for i, cell in enumerate(_table_cells(line)):
+        for field, pattern in _HEADER_CELL_RE.items():
+            if field not in columns and pattern.match(cell):
+                columns[field] = i
+                break
+    return columns if len(columns) >= 2 else {}
+
+
+def _from_one_line_records(lines: list[str]) -> list[TeamMember]:
+    """'Anna Strüber, 1234567, anna@uni.example' or 'Anna Strüber <anna@...> (1234567)'."""
+    members = []
+    for line in lines:
+        parts = [p.strip() for p in re.split(r"[,;|\t()<>\[\]]|\s[-–]\s", line) if p.strip()]
+        names = [p for p in parts if _NAME_LIKE_RE.match(p) and len(p) <= 80]
+        ids = [p for p in parts if re.fullmatch(r"\d{5,}", p)]
+        emails = [p for p in parts if _EMAIL_RE.fullmatch(p)]
+        if len(names) == 1 and len(ids) <= 1 and len(emails) <= 1 and (ids or emails):
+            if len(names) + len(ids) + len(emails) == len(parts):
+                members.append(TeamMember(names[0], ids[0] if ids else None, emails[0] if emails else None))
+    return members
+
+
+def _member(name: str | None, student_id: str | None, email: str | None) -> TeamMember | None:
+    def clean(value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().strip("\"'").strip()
+        return None if not value or _PLACEHOLDER_RE.match(value) else value
+
+    name, student_id, email = clean(name), clean(student_id), clean(email)
+    if email is not None:
+        found = _EMAIL_RE.search(email)
+        email = found.group(0) if found else None
+    if not (name or student_id or email):
+        return None
+    return TeamMember(name, student_id, email)
+
+
+def _merge_repeats(members: list[TeamMember]) -> list[TeamMember]:
+    """The same member written twice (Markdown and a code comment) counts once."""
+    merged: list[TeamMember] = []
+    for member in members:
+        for i, earlier in enumerate(merged):
+            same_id = member.student_id and earlier.student_id and _same_id(member.student_id, earlier.student_id)
+            same_mail = member.email and earlier.email and member.email.casefold() == earlier.email.casefold()
+            if same_id or same_mail:
+                merged[i] = replace(
+                    earlier,
+                    name=earlier.name or member.name,
+                    student_id=earlier.student_id or member.student_id,
+                    email=earlier.email or member.email,
+                )
+                break
+        else:
+            merged.append(member)
+    return merged
