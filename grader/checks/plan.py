@@ -1,0 +1,72 @@
+"""What a check asks of the worker, what it expects back, and what it concluded.
+
+A CheckPlan is made grader-side before the hand-in runs (inputs generated, expected values computed by the
+reference); it holds only plain data, so the public plans can be precomputed into a released rubric and
+judged later without the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from grader.checks.inputs import GeneratedCase
+from grader.execution.runner import Reply, Request
+from grader.rubric.models import Check
+
+
+@dataclass
+class CaseRun:
+    case: GeneratedCase
+    key: str
+    expected: Any = None
+    # (hint message, what that mistake returns on this case): shown when the student's result matches it
+    mistakes: list[tuple[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class CheckPlan:
+    question_id: str
+    check: Check
+    requests: list[Request] = field(default_factory=list)
+    runs: list[CaseRun] = field(default_factory=list)
+    judge: Callable | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckResult:
+    question_id: str
+    check_id: str
+    kind: str
+    visibility: str
+    points: float
+    max_points: float
+    status: str  # passed | failed | error | pending | not checked
+    message: str = ""
+    hints: list[str] = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass
+class Evidence:
+    """What a property judge sees: the student's values and call results, as plain data only."""
+
+    values: dict[str, Reply]
+    calls: list[tuple[GeneratedCase, Reply]]
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    passed: bool
+    message: str = ""
+    fraction: float | None = None  # partial credit; None means all or nothing
+
+
+JudgeFunction = Callable[[Evidence], JudgeVerdict]
+ReplyMap = dict[str, Reply]

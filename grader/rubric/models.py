@@ -1,0 +1,253 @@
+"""The rubric schema: what a sheet's questions are worth and how each one is checked.
+
+Everything here is validated once, when the file is loaded; the rest of the engine trusts these types.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from grader.intake.deadline import Deadline, LatePolicy
+from grader.intake.naming import NamingRule
+
+DottedPath = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")]
+Dim = Union[int, str]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Tolerance(Strict):
+    rtol: float = Field(1e-5, ge=0)
+    atol: float = Field(1e-6, ge=0)
+
+
+class Generated(Strict):
+    """One generated argument. Exactly one generator field is set; shapes may name dims drawn per case."""
+
+    normal: list[Dim] | None = None
+    uniform: list[Dim] | None = None
+    zeros: list[Dim] | None = None
+    ones: list[Dim] | None = None
+    simplex: list[Dim] | None = None
+    integers: list[Dim] | None = None
+    spd: Dim | None = None
+    value: Any = None
+    mean: float = 0.0
+    std: float = 1.0
+    low: float = -1.0
+    high: float = 1.0
+    condition: float | None = Field(None, gt=1)
+    dtype: Literal["float32", "float64", "int64", "int32", "bool"] = "float64"
+    as_: Literal["numpy", "torch", "list", "python"] = Field("numpy", alias="as")
+    requires_grad: bool = False
+
+    def named_dims(self) -> list[str]:
+        shapes = [self.normal, self.uniform, self.zeros, self.ones, self.simplex, self.integers, [self.spd]]
+        return [d for shape in shapes if shape for d in shape if isinstance(d, str)]
+
+    @model_validator(mode="after")
+    def _one_generator(self) -> Generated:
+        chosen = [name for name in ("normal", "uniform", "zeros", "ones", "simplex", "integers", "spd")
+                  if getattr(self, name) is not None]
+        if self.value is not None:
+            chosen.append("value")
+        if len(chosen) != 1:
+            raise ValueError("give exactly one of normal, uniform, zeros, ones, simplex, integers, spd, value"
+                             f" (got {', '.join(chosen) or 'none'})")
+        return self
+
+
+Literal_ = Union[bool, int, float, str, None]
+ArgSpec = Union[Generated, Literal_]
+
+
+class CaseSpec(Strict):
+    """Inputs for one or more calls: literal or generated arguments, or a course function that builds them."""
+
+    name: str
+    args: list[ArgSpec] = []
+    kwargs: dict[str, ArgSpec] = {}
+    dims: dict[str, Union[int, tuple[int, int]]] = {}
+    repeat: int = Field(1, ge=1, le=1000)
+    generator: DottedPath | None = None
+
+    @model_validator(mode="after")
+    def _args_or_generator(self) -> CaseSpec:
+        if self.generator and (self.args or self.kwargs):
+            raise ValueError("a case has either a generator or args/kwargs, not both")
+        for arg in [*self.args, *self.kwargs.values()]:
+            if not isinstance(arg, Generated):
+                continue
+            for dim in arg.named_dims():
+                for factor in dim.replace(" ", "").split("*"):
+                    if not factor.isdigit() and factor not in self.dims:
+                        raise ValueError(f"shape names the dimension {factor!r}, which dims does not define")
+        return self
+
+
+class Hint(Strict):
+    """A known mistake: when the student's result equals what `mistake` computes, show `message`."""
+
+    mistake: DottedPath
+    message: str
+
+
+class CheckBase(Strict):
+    id: str = Field(pattern=r"^[\w.-]+$")
+    points: float = Field(ge=0)
+    visibility: Literal["public", "hidden"] = "hidden"
+    description: str = ""
+    hints: list[Hint] = []
+
+
+class Comparison(Strict):
+    tolerance: Tolerance = Tolerance()
+    # squeeze: a (1,) and a () result are the same answer; exact: shapes must match as they are.
+    shape: Literal["squeeze", "exact"] = "squeeze"
+    # any: numpy, torch, list and scalars are all fine; same: the kind the function was given.
+    result_kind: Literal["any", "same"] = "any"
+
+
+class FunctionCheck(CheckBase, Comparison):
+    kind: Literal["function"]
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
+    reference: DottedPath
+    cases: list[CaseSpec] = Field(min_length=1)
+    # output: compare the return value; grads: compare d(sum of output)/d(args named in grad_wrt)
+    compare: Literal["output", "grads"] = "output"
+    grad_wrt: list[Union[int, str]] = []
+    call_timeout: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _grads_need_inputs(self) -> FunctionCheck:
+        if self.compare == "grads" and not self.grad_wrt:
+            raise ValueError("compare: grads needs grad_wrt (the arguments to differentiate by)")
+        return self
+
+
+class ValueCheck(CheckBase, Comparison):
+    kind: Literal["value"]
+    name: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
+    expected: Any = None
+    reference: DottedPath | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ValueCheck:
+        if (self.expected is None) == (self.reference is None):
+            raise ValueError("a value check has exactly one of expected or reference")
+        return self
+
+
+DEFAULT_CHOICES = {
+    "yes": ["yes", "y", "true", "ja", "j", "1", "correct", "possible"],
+    "no": ["no", "n", "false", "nein", "0", "not possible", "impossible"],
+}
+
+
+class ChoiceCheck(CheckBase):
+    kind: Literal["choice"]
+    name: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
+    expected: str
+    options: dict[str, list[str]] = DEFAULT_CHOICES
+
+    @model_validator(mode="after")
+    def _expected_is_an_option(self) -> ChoiceCheck:
+        if self.expected not in self.options:
+            raise ValueError(f"expected {self.expected!r} is not one of the options {sorted(self.options)}")
+        return self
+
+
+class PropertyCheck(CheckBase):
+    """A probe: collect student values and/or call results, and let a grader-side judge decide."""
+
+    kind: Literal["property"]
+    get: list[str] = []
+    call: str | None = None
+    cases: list[CaseSpec] = []
+    grad_wrt: list[Union[int, str]] = []
+    judge: DottedPath
+    judge_options: dict[str, Any] = {}
+    call_timeout: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _something_to_judge(self) -> PropertyCheck:
+        if not self.get and not self.call:
+            raise ValueError("a property check needs get (student names) or call (a student callable)")
+        if self.call and not self.cases:
+            raise ValueError("a property check that calls needs cases")
+        return self
+
+
+class ManualCheck(CheckBase):
+    kind: Literal["manual"]
+    answer: str | None = None  # key in the model answers file; defaults to the question id
+
+
+Check = Annotated[Union[FunctionCheck, ValueCheck, ChoiceCheck, PropertyCheck, ManualCheck],
+                  Field(discriminator="kind")]
+
+
+class Question(Strict):
+    id: str = Field(pattern=r"^[\w.]+$")
+    title: str = ""
+    points: float = Field(gt=0)
+    bonus: bool = False
+    checks: list[Check] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _points_add_up(self) -> Question:
+        total = sum(check.points for check in self.checks)
+        if abs(total - self.points) > 1e-9:
+            raise ValueError(f"the checks' points add up to {total:g}, the question is worth {self.points:g}")
+        ids = [check.id for check in self.checks]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"check ids used twice: {', '.join(duplicates)}")
+        return self
+
+
+class ExecutionSpec(Strict):
+    cell_timeout: float = Field(60, gt=0)
+    call_timeout: float = Field(30, gt=0)
+    total_timeout: float = Field(900, gt=0)
+    memory_mb: int = Field(3072, ge=256)
+    max_processes: int = Field(64, ge=4)
+    output_limit: int = Field(20_000, ge=1000)
+    preload: list[str] = ["numpy"]
+    seed: int = 0
+
+
+class Rubric(Strict):
+    sheet: str = Field(pattern=r"^[\w-]+$")
+    title: str
+    deadline: Deadline
+    late_policy: LatePolicy = LatePolicy()
+    naming: NamingRule = NamingRule()
+    execution: ExecutionSpec = ExecutionSpec()
+    reference_module: str | None = None
+    model_answers: str | None = None
+    seed: int = 0
+    questions: list[Question] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_questions(self) -> Rubric:
+        ids = [q.id for q in self.questions]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"question ids used twice: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def max_points(self) -> float:
+        return sum(q.points for q in self.questions if not q.bonus)
+
+    @property
+    def bonus_points(self) -> float:
+        return sum(q.points for q in self.questions if q.bonus)
+
+    def question(self, question_id: str) -> Question:
+        return next(q for q in self.questions if q.id == question_id)

@@ -1,0 +1,135 @@
+"""`grader check`: a student's self-check with the public checks only, printed as a table."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from grader.execution.sandbox import find_sandbox
+from grader.grading import SubmissionGrade, execution_settings, grade_file, plan_checks
+from grader.intake.extract import IntakeError, extract_submission
+from grader.rubric.compiled import load_released
+from grader.rubric.load import RubricError, find_rubric, load_rubric
+
+PUBLIC = frozenset({"public"})
+MAX_SIBLING_BYTES = 20 * 2**20
+
+
+class SelfCheckError(Exception):
+    """A usage problem: no such file, no rubric for the sheet, an unreadable zip."""
+
+
+@dataclass
+class SelfCheckOutcome:
+    grade: SubmissionGrade
+    protections_off: list[str]
+    not_run: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def all_public_passed(self) -> bool:
+        checked = [c for c in self.grade.checks if c.status != "pending"]
+        return bool(checked) and all(c.passed for c in checked) and not self.grade.error
+
+    def print(self, console: Console) -> None:
+        table = Table(title=f"{self.grade.sheet}: public checks for {Path(self.grade.source).name}",
+                      show_lines=True)
+        for column in ("question", "check", "points", "verdict", "message"):
+            table.add_column(column, overflow="fold")
+        for question in self.grade.questions:
+            for check in question.checks:
+                verdict = {"passed": "[green]passed[/green]", "failed": "[red]failed[/red]",
+                           "error": "[yellow]error[/yellow]", "pending": "[blue]tutor[/blue]"}.get(check.status,
+                                                                                                check.status)
+                message = check.message + "".join(f"\nhint: {h}" for h in check.hints)
+                table.add_row(question.question_id, check.check_id, f"{check.points:g}/{check.max_points:g}",
+                              verdict, message)
+        console.print(table)
+        auto = [c for c in self.grade.checks if c.status != "pending"]
+        console.print(f"public checks passed: {sum(c.passed for c in auto)}/{len(auto)}, "
+                      f"points {sum(c.points for c in auto):g}/{sum(c.max_points for c in auto):g}")
+        for cell in self.grade.failed_cells:
+            console.print(f"[yellow]cell {cell.label}[/yellow] {cell.status}: {(cell.error or '').splitlines()[-1:]}")
+        if self.grade.error:
+            console.print(f"[red]not graded:[/red] {self.grade.error}")
+        if self.not_run:
+            points = sum(item["points"] for item in self.not_run)
+            console.print(f"{len(self.not_run)} further checks ({points:g} points: hidden, probes and written "
+                          "answers) are run by your tutors only.")
+        for note in self.notes:
+            console.print(f"note: {note}")
+        if self.protections_off:
+            console.print("[yellow]sandbox:[/yellow] running without bubblewrap; these protections are off: "
+                          + ", ".join(self.protections_off))
+
+
+def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released: Path | None = None) -> SelfCheckOutcome:
+    path = Path(path)
+    if not path.exists():
+        raise SelfCheckError(f"{path}: no such file")
+    questions, plans, execution, not_run = _public_checks(sheet, Path(course), released)
+    sandbox = find_sandbox(require=False)
+    protections_off = [name for name, on in sandbox.protections().items() if not on]
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        notes: list[str] = []
+        main, files_dir = _prepare(path, Path(tmp), notes)
+        grade = grade_file(main, questions, plans, sheet=sheet, sandbox=sandbox,
+                           settings=execution_settings(execution), files_dir=files_dir)
+    return SelfCheckOutcome(grade=grade, protections_off=protections_off, not_run=not_run, notes=notes)
+
+
+def _public_checks(sheet: str, course: Path, released: Path | None):
+    if released is None:
+        try:
+            rubric_path = find_rubric(sheet, course)
+        except FileNotFoundError:
+            candidates = [course / f"{sheet}.public.json", Path(f"{sheet}.public.json")]
+            released = next((c for c in candidates if c.exists()), None)
+            if released is None:
+                raise SelfCheckError(f"no rubric for {sheet!r}: neither {course / 'rubrics'} nor a released "
+                                     f"{sheet}.public.json here; pass --course or --rubric") from None
+        else:
+            try:
+                loaded = load_rubric(rubric_path, course_root=course)
+            except RubricError as exc:
+                raise SelfCheckError(str(exc)) from None
+            plans = plan_checks(loaded, PUBLIC)
+            listed = {(p.question_id, p.check.id) for p in plans}
+            not_run = [{"question": q.id, "check": c.id, "kind": c.kind, "points": c.points}
+                       for q in loaded.rubric.questions for c in q.checks if (q.id, c.id) not in listed]
+            return loaded.rubric.questions, plans, loaded.rubric.execution, not_run
+    try:
+        release = load_released(released)
+    except ValueError as exc:
+        raise SelfCheckError(str(exc)) from None
+    if release.sheet != sheet:
+        raise SelfCheckError(f"{released} is the rubric of {release.sheet!r}, not {sheet!r}")
+    return release.questions, release.plans, release.execution, release.not_run
+
+
+def _prepare(path: Path, tmp: Path, notes: list[str]) -> tuple[Path, Path]:
+    """The file to run and the folder of files it may read, copied so the student's folder stays untouched."""
+    files = tmp / "files"
+    if path.suffix.lower() == ".zip":
+        try:
+            extracted = extract_submission(path, files)
+        except IntakeError as exc:
+            raise SelfCheckError(f"{path.name}: {exc.message}") from None
+        if extracted.main_file is None:
+            raise SelfCheckError(f"{path.name}: {extracted.main_file_reason}")
+        notes.append(extracted.main_file_reason)
+        return files / extracted.main_file, files
+    files.mkdir()
+    siblings = [p for p in path.parent.iterdir() if p.is_file()]
+    if sum(p.stat().st_size for p in siblings) <= MAX_SIBLING_BYTES and len(siblings) <= 200:
+        for sibling in siblings:
+            shutil.copy2(sibling, files / sibling.name)
+    else:
+        shutil.copy2(path, files / path.name)
+        notes.append(f"the folder of {path.name} is large; only the notebook itself was copied for the run")
+    return files / path.name, files
