@@ -1,0 +1,225 @@
+"""Known wrong answers: what a student who made a particular mistake would return.
+
+Each mistake is a function with the signature of the student-facing function it imitates, and keeps the
+reference's kind and dtype rules. The grader compares a failing answer with them to show a targeted hint (the
+mistake's description); the selftest plants them as mutants that the rubric must catch.
+
+MISTAKES is keyed by student-facing name. A key naming several values ("P,Q") holds mistakes whose function takes
+no arguments and returns one value per name, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import torch
+
+from reference import sheet02, sheet11
+from reference._arrays import kind_of
+
+
+@dataclass(frozen=True)
+class Mistake:
+    id: str  # the function's name here, e.g. "kl_discrete__log2"
+    function: Callable[..., Any]
+    description: str  # the hint shown when a student's answer matches this mistake
+    # where it shows: in the returned value, or only in the gradients (same value, broken graph)
+    shows_in: Literal["value", "gradient"] = "value"
+
+
+# ------------------------------------------------------------------------------------------ sheet 11, 11.2.3a
+
+
+def rnn_jacobian_J__vector(z: Any, activation: str) -> Any:
+    """sigma'(z) as a vector (n,), not the diagonal matrix diag(sigma'(z))."""
+    kind = kind_of(z)
+    return kind.out(sheet11.activation_derivative(kind.tensor(z), activation))
+
+
+def rnn_jacobian_J__activation_not_derivative(z: Any, activation: str) -> Any:
+    """diag(sigma(z)): the activation on the diagonal instead of its derivative."""
+    kind = kind_of(z)
+    z_t = kind.tensor(z)
+    sigma = {"tanh": torch.tanh, "sigmoid": torch.sigmoid}[activation]
+    return kind.out(torch.diag_embed(sigma(z_t)))
+
+
+def rnn_jacobian_J__tanh_derivative_as_1_minus_tanh(z: Any, activation: str) -> Any:
+    """diag(1 - sigma(z)): tanh' written as 1 - tanh (square forgotten), sigmoid' as 1 - sigmoid."""
+    kind = kind_of(z)
+    z_t = kind.tensor(z)
+    sigma = {"tanh": torch.tanh, "sigmoid": torch.sigmoid}[activation]
+    return kind.out(torch.diag_embed(1 - sigma(z_t)))
+
+
+# --------------------------------------------------------------------------------------- sheet 11, lstm_cell
+
+
+def _lstm_gates(x, h, W_ih, W_hh, b_ih, b_hh, kind):
+    x_t, h_t, W_ih_t, W_hh_t, b_ih_t, b_hh_t = map(kind.tensor, (x, h, W_ih, W_hh, b_ih, b_hh))
+    return (x_t @ W_ih_t.T + b_ih_t + h_t @ W_hh_t.T + b_hh_t).chunk(4, dim=-1)
+
+
+def lstm_cell__gate_order_ifog(x: Any, h: Any, c: Any, W_ih: Any, W_hh: Any, b_ih: Any, b_hh: Any) -> tuple[Any, Any]:
+    """Gate blocks read as i, f, o, g (the order of many textbooks) instead of torch's i, f, g, o."""
+    kind = kind_of(x, h, c, W_ih, W_hh, b_ih, b_hh)
+    i, f, o, g = _lstm_gates(x, h, W_ih, W_hh, b_ih, b_hh, kind)
+    c_new = torch.sigmoid(f) * kind.tensor(c) + torch.sigmoid(i) * torch.tanh(g)
+    return kind.out(torch.sigmoid(o) * torch.tanh(c_new)), kind.out(c_new)
+
+
+def lstm_cell__no_tanh_on_cell(x: Any, h: Any, c: Any, W_ih: Any, W_hh: Any, b_ih: Any, b_hh: Any) -> tuple[Any, Any]:
+    """h' = sigmoid(o) * c' instead of sigmoid(o) * tanh(c')."""
+    kind = kind_of(x, h, c, W_ih, W_hh, b_ih, b_hh)
+    i, f, g, o = _lstm_gates(x, h, W_ih, W_hh, b_ih, b_hh, kind)
+    c_new = torch.sigmoid(f) * kind.tensor(c) + torch.sigmoid(i) * torch.tanh(g)
+    return kind.out(torch.sigmoid(o) * c_new), kind.out(c_new)
+
+
+# ---------------------------------------------------------------------------------------------- sheet 02, 1b
+
+
+def forget_gate_delta__no_derivative(net_phi: Any, zeta: Any, s_prev: Any) -> Any:
+    """sum_c zeta_c s_c^{t-1} without the factor phi'(net_phi)."""
+    kind = kind_of(net_phi, zeta, s_prev)
+    z, s = kind.tensor(zeta), kind.tensor(s_prev)
+    return kind.out((z * s).sum(dim=-1))
+
+
+def forget_gate_delta__activation_not_derivative(net_phi: Any, zeta: Any, s_prev: Any) -> Any:
+    """phi(net_phi) instead of phi'(net_phi) in front of the sum."""
+    kind = kind_of(net_phi, zeta, s_prev)
+    net, z, s = kind.tensor(net_phi), kind.tensor(zeta), kind.tensor(s_prev)
+    return kind.out(torch.sigmoid(net) * (z * s).sum(dim=-1))
+
+
+def forget_gate_delta__tanh_derivative(net_phi: Any, zeta: Any, s_prev: Any) -> Any:
+    """tanh'(net_phi) in front of the sum: the gate squashed with tanh instead of the logistic sigmoid."""
+    kind = kind_of(net_phi, zeta, s_prev)
+    net, z, s = kind.tensor(net_phi), kind.tensor(zeta), kind.tensor(s_prev)
+    return kind.out((1 - torch.tanh(net) ** 2) * (z * s).sum(dim=-1))
+
+
+# ---------------------------------------------------------------------------------------------- sheet 02, 3c
+
+
+def kl_discrete__log2(p: Any, q: Any) -> Any:
+    """KL in bits (log base 2) instead of nats (natural log)."""
+    kind = kind_of(p, q)
+    return kind.out(kind.tensor(sheet02.kl_discrete(p, q)) / torch.log(torch.tensor(2.0, dtype=kind.dtype)))
+
+
+def kl_discrete__swapped(p: Any, q: Any) -> Any:
+    """KL(q||p) computed for KL(p||q): the arguments of the divergence swapped."""
+    return sheet02.kl_discrete(q, p)
+
+
+def PQ_equal_kl() -> tuple[tuple[float, float], tuple[float, float]]:
+    """A pair with KL(P||Q) = KL(Q||P): Q the mirror image of P, so the example shows no asymmetry."""
+    return (0.3, 0.7), (0.7, 0.3)
+
+
+# ---------------------------------------------------------------------------------------------- sheet 02, 3d
+
+
+def reparameterize__sigma_for_log_var(mu: Any, log_var: Any, eps: Any) -> Any:
+    """mu + log_var * eps: log sigma^2 used as if it were sigma."""
+    kind = kind_of(mu, log_var, eps)
+    return kind.out(kind.tensor(mu) + kind.tensor(log_var) * kind.tensor(eps))
+
+
+def reparameterize__var_for_log_var(mu: Any, log_var: Any, eps: Any) -> Any:
+    """mu + exp(log_var) * eps: the variance sigma^2 used as the scale instead of sigma = exp(log_var / 2)."""
+    kind = kind_of(mu, log_var, eps)
+    return kind.out(kind.tensor(mu) + torch.exp(kind.tensor(log_var)) * kind.tensor(eps))
+
+
+def reparameterize__detached(mu: Any, log_var: Any, eps: Any) -> Any:
+    """The right value with the graph cut (e.g. through .detach(), numpy or sampling): no gradient reaches
+    mu and log_var."""
+    value = sheet02.reparameterize(mu, log_var, eps)
+    return value.detach() if isinstance(value, torch.Tensor) else value
+
+
+# ---------------------------------------------------------------------------------------------- sheet 02, 3g
+
+
+def _kl_parts(mu: Any, Sigma: Any):
+    """(kind, tr Sigma, mu^T mu, k, ln det Sigma) in float64 tensors, from the reference's own checks."""
+    kind = kind_of(mu, Sigma)
+    mu_t, S_t = kind.tensor(mu).double(), kind.tensor(Sigma).double()
+    log_det = torch.linalg.slogdet(S_t).logabsdet
+    trace = torch.diagonal(S_t, dim1=-2, dim2=-1).sum(dim=-1)
+    return kind, trace, (mu_t * mu_t).sum(dim=-1), mu_t.shape[-1], log_det
+
+
+def kl_gaussian_std_normal__missing_half(mu: Any, Sigma: Any) -> Any:
+    """tr Sigma + mu^T mu - k - ln det Sigma without the factor 1/2."""
+    kind, trace, sq, k, log_det = _kl_parts(mu, Sigma)
+    return kind.out((trace + sq - k - log_det).to(kind.dtype))
+
+
+def kl_gaussian_std_normal__missing_k(mu: Any, Sigma: Any) -> Any:
+    """1/2 (tr Sigma + mu^T mu - ln det Sigma): the -k (the trace of the identity) forgotten."""
+    kind, trace, sq, k, log_det = _kl_parts(mu, Sigma)
+    return kind.out((0.5 * (trace + sq - log_det)).to(kind.dtype))
+
+
+def kl_gaussian_std_normal__plus_log_det(mu: Any, Sigma: Any) -> Any:
+    """1/2 (tr Sigma + mu^T mu - k + ln det Sigma): the sign of the log-determinant flipped."""
+    kind, trace, sq, k, log_det = _kl_parts(mu, Sigma)
+    return kind.out((0.5 * (trace + sq - k + log_det)).to(kind.dtype))
+
+
+# --------------------------------------------------------------------------------------------------- registry
+
+def _entries(*pairs: tuple[Callable[..., Any], str]) -> list[Mistake]:
+    return [Mistake(id=f.__name__, function=f, description=text,
+                    shows_in="gradient" if f is reparameterize__detached else "value") for f, text in pairs]
+
+
+MISTAKES: dict[str, list[Mistake]] = {
+    "rnn_jacobian_J": _entries(
+        (rnn_jacobian_J__vector, "you returned sigma'(z) as a vector; J_{k+1} is the diagonal matrix "
+                                 "diag(sigma'(z_{k+1}))"),
+        (rnn_jacobian_J__activation_not_derivative, "you put sigma(z) on the diagonal; J_{k+1} holds the "
+                                                    "derivative sigma'(z)"),
+        (rnn_jacobian_J__tanh_derivative_as_1_minus_tanh, "you used 1 - sigma(z) as the derivative; "
+                                                          "tanh' = 1 - tanh^2 and sigmoid' = sigmoid (1 - sigmoid)"),
+    ),
+    "lstm_cell": _entries(
+        (lstm_cell__gate_order_ifog, "you read the gate blocks in the order i, f, o, g; torch.nn.LSTMCell "
+                                     "stacks them as i, f, g, o"),
+        (lstm_cell__no_tanh_on_cell, "you computed h' = o * c'; the new hidden state is o * tanh(c')"),
+    ),
+    "forget_gate_delta": _entries(
+        (forget_gate_delta__no_derivative, "you left out the factor phi'(net_phi); the chain rule passes "
+                                           "through the gate's squashing function"),
+        (forget_gate_delta__activation_not_derivative, "you multiplied by phi(net_phi); the factor is the "
+                                                       "derivative phi'(net_phi) = phi (1 - phi)"),
+        (forget_gate_delta__tanh_derivative, "you used tanh' for the gate; the forget gate is a logistic "
+                                             "sigmoid, phi' = phi (1 - phi)"),
+    ),
+    "kl_discrete": _entries(
+        (kl_discrete__log2, "you used log base 2 (bits); the KL divergence here is in nats (natural log)"),
+        (kl_discrete__swapped, "you computed KL(q||p); KL(p||q) weights the log-ratio ln(p_i/q_i) by p_i"),
+    ),
+    "P,Q": _entries(
+        (PQ_equal_kl, "your Q is P mirrored, and for such a pair KL(P||Q) = KL(Q||P): the example shows no "
+                      "asymmetry"),
+    ),
+    "reparameterize": _entries(
+        (reparameterize__sigma_for_log_var, "you used log_var as the standard deviation; "
+                                            "sigma = exp(log_var / 2)"),
+        (reparameterize__var_for_log_var, "you scaled eps by the variance exp(log_var); the scale is the "
+                                          "standard deviation exp(log_var / 2)"),
+        (reparameterize__detached, "no gradient reaches mu and log_var: the computation leaves torch's graph "
+                                   "(.detach(), numpy, .item() or sampling inside the function)"),
+    ),
+    "kl_gaussian_std_normal": _entries(
+        (kl_gaussian_std_normal__missing_half, "you left out the factor 1/2"),
+        (kl_gaussian_std_normal__missing_k, "you left out the -k term (the trace of the identity)"),
+        (kl_gaussian_std_normal__plus_log_det, "you added ln det Sigma; it enters with a minus sign"),
+    ),
+}
