@@ -23,7 +23,7 @@ import nbformat
 from grader.intake.flags import Flag
 from grader.intake.naming import Student, nfc
 
-# Team info sits at the top of a hand-in; this much text is plenty and bounds the work.
+# Team info sits at the top of a hand-in; this much of its text is plenty and bounds the work.
 _MAX_TEXT_CHARS = 2_000_000
 
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -69,17 +69,18 @@ def read_team_info(path: Path) -> list[TeamMember]:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in (".ipynb", ".py", ".md", ".txt"):
+        raise ValueError(f"cannot read team information from '{path}': only .ipynb, .py, .md and .txt files are read")
     try:
-        raw = path.read_text(encoding="utf-8", errors="replace")[:_MAX_TEXT_CHARS]
+        raw = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise ValueError(f"cannot read team information from '{path}': {exc.strerror or exc}") from exc
     if suffix == ".ipynb":
-        return parse_team_text(_notebook_text(path, raw))
+        # Parsed whole (outputs with images make notebooks big); only the cell sources are kept.
+        return parse_team_text(_notebook_text(path, raw)[:_MAX_TEXT_CHARS])
     if suffix == ".py":
-        return parse_team_text(_code_text(raw))
-    if suffix in (".md", ".txt"):
-        return parse_team_text(raw)
-    raise ValueError(f"cannot read team information from '{path}': only .ipynb, .py, .md and .txt files are read")
+        return parse_team_text(_code_text(raw[:_MAX_TEXT_CHARS]))
+    return parse_team_text(raw[:_MAX_TEXT_CHARS])
 
 
 def parse_team_text(text: str) -> list[TeamMember]:
@@ -214,8 +215,13 @@ def _code_text(code: str) -> str:
     for number, line in enumerate(code.splitlines(), start=1):
         assignment = _ASSIGNMENT_RE.match(line)
         if assignment:
-            found.append((number, f"{assignment.group(1).replace('_', ' ')}: {assignment.group(3)}"))
-            assignment_lines.add(number)
+            variable = assignment.group(1)
+            text = f"{variable.replace('_', ' ')}: {assignment.group(3)}"
+            key = _KEY_VALUE_RE.match(text)
+            # `name = 'lstm'` is everyday code; only NAME = '...' (a constant) declares a person.
+            if key and (not key.group("name") or variable.isupper()):
+                found.append((number, text))
+                assignment_lines.add(number)
     try:
         for token in tokenize.generate_tokens(io.StringIO(code).readline):
             line_number = token.start[0]
