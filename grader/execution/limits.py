@@ -282,8 +282,14 @@ def _launch(args: list[str]) -> None:
             sys.stderr.write(f"grader launcher: cannot join cgroup {procs}: {error}\n")
             os._exit(LAUNCH_FAILED)
     for name, (soft, hard) in spec["rlimits"].items():
+        which = getattr(resource, name)
+        # Limits only ever go down: where the current hard limit is already lower, it stays.
+        current_hard = resource.getrlimit(which)[1]
+        if current_hard != resource.RLIM_INFINITY:
+            hard = min(hard, current_hard)
+            soft = min(soft, hard)
         try:
-            resource.setrlimit(getattr(resource, name), (soft, hard))
+            resource.setrlimit(which, (soft, hard))
         except (ValueError, OSError) as error:
             sys.stderr.write(f"grader launcher: cannot set {name}={soft}/{hard}: {error}\n")
             os._exit(LAUNCH_FAILED)
@@ -291,7 +297,10 @@ def _launch(args: list[str]) -> None:
     # disposition survives exec, so every program the worker starts inherits it.
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    sys.stdout.flush()
+    # This interpreter ignores SIGPIPE, and an ignored signal stays ignored across exec: give the
+    # worker the default back, as subprocess does, so shell pipelines behave normally.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         os.execv(argv[0], argv)
     except OSError as error:

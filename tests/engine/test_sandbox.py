@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -295,6 +296,16 @@ def test_file_size_and_disk_limits(bwrap, workdir):
     """, workdir, limits=ResourceLimits(max_file_bytes=1 * MiB + 1, max_disk_bytes=4 * MiB))
     assert result.exit.ok, result.stderr
     assert result.stdout.split() == ["EFBIG", str(1 * MiB + 1), "ENOSPC"]
+
+
+def test_the_worker_ignores_sigxfsz_but_not_sigpipe(bwrap, workdir):
+    proc = bwrap.launch(["/bin/sh", "-c", "grep SigIgn /proc/self/status"], workdir=workdir,
+                        limits=ResourceLimits(), env=scrubbed_env(workdir / ".home", 0))
+    out, _ = proc.communicate(timeout=30)
+    assert bwrap.kill(proc).ok
+    ignored = int(out.split()[1], 16)
+    assert ignored & (1 << (signal.SIGXFSZ - 1))
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
 
 
 def test_cpu_time_limit_has_its_own_verdict(bwrap, workdir):
