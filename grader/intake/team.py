@@ -14,7 +14,7 @@ import re
 import tokenize
 import unicodedata
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -106,7 +106,7 @@ def compare_team(
     flags: list[Flag] = []
     unused = list(declared)
 
-    def take(predicate) -> TeamMember | None:  # type: ignore[no-untyped-def]
+    def take(predicate: Callable[[TeamMember], bool]) -> TeamMember | None:
         found = next((member for member in unused if predicate(member)), None)
         if found is not None:
             unused.remove(found)
@@ -144,13 +144,17 @@ def compare_team(
                 )
             )
     for member in unused:
-        who = f"'{member.name}'" if member.name else "a member without a name"
-        who += f" ({member.student_id})" if member.student_id else ""
+        if member.name or member.email:
+            who = f"'{member.name or member.email}'" + (f" ({member.student_id})" if member.student_id else "")
+        else:
+            who = f"student id {member.student_id}"
         flags.append(Flag("team_mismatch", f"{who} is listed in {source} but not in the file name"))
     for member in declared:
-        who = f"'{member.name}'" if member.name else f"student id {member.student_id}"
-        if not member.name:
-            flags.append(Flag("team_mismatch", f"no name is given for student id {member.student_id} in {source}"))
+        if member.name:
+            who = f"'{member.name}'"
+        else:
+            who = f"student id {member.student_id}" if member.student_id else f"'{member.email}'"
+            flags.append(Flag("team_mismatch", f"no name is given for {who} in {source}"))
         if not member.student_id:
             flags.append(Flag("team_mismatch", f"no student id is given for {who} in {source}"))
         if not member.email:
@@ -280,12 +284,31 @@ def _from_tables_and_keys(lines: list[str]) -> list[TeamMember]:
                 pairs = [(pairs[0][0], lines[follower])]
                 index = follower
         for field, value in pairs:
+            extras: list[tuple[str, str]] = []
+            if field == "name" and len(pairs) == 1:
+                value, extras = _pull_id_and_email(value)
             items = _split_value(field, value)
             if items:
                 _add_to_rows(rows, field, items)
+            for extra_field, extra_value in extras:
+                _add_to_rows(rows, extra_field, [extra_value])
         index += 1
     members.extend(m for row in rows if (m := _member(*(_first(row, f) for f in _FIELD_KEYS))) is not None)
     return members
+
+
+def _pull_id_and_email(value: str) -> tuple[str, list[tuple[str, str]]]:
+    """'Lena Strüber (7012345), lena@uni.example' after 'Name:' -> the name, plus id and email."""
+    emails = _EMAIL_RE.findall(value)
+    ids = re.findall(r"(?<![\w.@])\d{3,}(?![\w@])", value)
+    if len(emails) > 1 or len(ids) > 1 or not (emails or ids):
+        return value, []
+    rest = value
+    for found in emails + ids:
+        rest = rest.replace(found, " ")
+    rest = re.sub(r"\s+", " ", re.sub(r"[(),;<>\[\]|]", " ", rest)).strip(" -–:")
+    extras = [("student_id", found) for found in ids] + [("email", found) for found in emails]
+    return rest, extras
 
 
 def _add_to_rows(rows: list[dict[str, list[str]]], field: str, items: list[str]) -> None:

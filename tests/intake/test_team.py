@@ -174,3 +174,11 @@ def test_big_notebook_with_image_outputs_is_read_whole(tmp_path):
     nbformat.write(book, str(tmp_path / "big.ipynb"))
     assert (tmp_path / "big.ipynb").stat().st_size > 2_000_000
     assert read_team_info(tmp_path / "big.ipynb") == [LENA]
+
+
+def test_numbered_keys_and_id_and_email_after_the_name():
+    text = (
+        "1. Name 1: Lena Strüber\n   Matrikelnummer 1: 7012345\n   E-Mail 1: lena.strueber@uni.example\n"
+        "* **Name**: Deniz Çelik (7034567), deniz.celik@uni.example\n"
+    )
+    assert parse_team_text(text) == [LENA, DENIZ]
