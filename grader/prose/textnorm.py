@@ -1,0 +1,128 @@
+"""Word-level text normalisation shared by extraction, hints and similarity.
+
+Everything here works on plain strings and knows no course: folding (case, umlauts,
+hyphenation), tokenising, a tolerant notion of "the same word" (inflections in English
+and German, OCR noise) and a rough English/German language guess.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+
+_FOLD_MAP = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
+# A word broken by a line-end hyphen ("vanish-\ning") is one word.
+_LINE_BREAK_HYPHEN = re.compile(r"(\w)-\s*\n\s*(\w)")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_MARKUP = re.compile(r"(\*\*|__|<\/?[a-zA-Z][^>]*>|`)")
+
+# Short words that are complete words, not cut-off fragments, in English and German.
+# Used to tell fragments ("Ne", "tor", "ing") from ordinary prose.
+EN_FUNCTION_WORDS = frozenset(
+    """a an the and or but nor of to in on at by for from with as is are was were be been
+    being am it its this that these those there here than then so not no yes do does did
+    done can could may might must shall should will would has have had having we you he she
+    they them their our your his her him i me my us if else when where which who whom whose
+    what why how all any each few more most other some such only own same too very just
+    also into onto over under up down out off about above below again once both via per
+    new one two six ten use used get got let set put end way due one's ie eg vs etc non
+    pre post yet far top low high big own few now own old key act run see say try fit map
+    sum max min log exp add mix cut""".split()
+)
+DE_FUNCTION_WORDS = frozenset(
+    """der die das den dem des ein eine einer einen einem eines und oder aber nicht kein
+    keine keinen ist sind war waren wird werden wurde wurden sein hat haben hatte mit von
+    zu zum zur auf aus bei nach vor über unter für um an am im in ins als wie wenn dass
+    da so auch noch nur schon sehr mehr man sich es er sie wir ihr ich du je ab bis durch
+    gegen ohne pro dann denn doch weil was wer wo dies diese dieser dieses jede jeder jedes
+    kann können muss müssen soll sollte darf ja nein neu alle viel wenig beim vom hier dort
+    mal gut eher oft""".split()
+)
+FUNCTION_WORDS = EN_FUNCTION_WORDS | DE_FUNCTION_WORDS
+
+# Endings by which inflected forms of one word differ (English and German, after folding).
+_INFLECTIONS = frozenset(
+    """s es ed d ing ings er ers est en ern em e et t te ten tes ter st n nd nde nden ndes
+    ndem nder end ende enden endes endem ender ly ies y ie ion ions ung ungen""".split()
+) | {""}
+_MIN_STEM = 4
+_OCR_MIN_LEN = 5
+_OCR_RATIO = 0.85
+
+
+def fold(text: str) -> str:
+    """Lower-case, NFKC, umlauts spelled out (ä -> ae), line-end hyphenation joined."""
+    text = _LINE_BREAK_HYPHEN.sub(r"\1\2", text)
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return text.translate(_FOLD_MAP)
+
+
+def strip_markup(text: str) -> str:
+    """Remove inline markdown/HTML emphasis that converters and students leave around words."""
+    return _MARKUP.sub("", text)
+
+
+_MATH_SPANS = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)", re.S)
+# What is left of a formula a PDF line cut in two: commands, sub/superscripts, dollars.
+_LATEX_PIECES = re.compile(r"\\[A-Za-z]+(?:\{[^{}]*\})?|[_^]\{[^{}]*\}|[_^]\w|[${}]")
+
+
+def strip_math(text: str) -> tuple[str, bool]:
+    """The text with formulas blanked out, and whether there were any.
+
+    Handles whole formulas ($...$, $$...$$, \\[...\\]) and the halves of one that a line
+    break cut, which still show LaTeX commands.
+    """
+    blanked = _MATH_SPANS.sub(" ", text)
+    had_math = blanked != text or bool(re.search(r"\\[A-Za-z]{2,}", text))
+    if had_math:
+        blanked = _LATEX_PIECES.sub(" ", blanked)
+    return blanked, had_math
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` as written (no folding); hyphenated compounds split."""
+    return _WORD.findall(strip_markup(text))
+
+
+def folded_words(text: str) -> list[str]:
+    """Folded words; in-word hyphens are dropped so "back-propagation" is one word."""
+    joined = re.sub(r"(\w)-(\w)", r"\1\2", fold(strip_markup(text)))
+    return _WORD.findall(joined)
+
+
+def same_word(a: str, b: str) -> bool:
+    """Whether two folded words are the same word up to inflection or OCR noise.
+
+    Inflection: both share a stem of at least four letters and differ only by endings
+    from a small English/German list ("gradient"/"gradienten", "verschwindet"/
+    "verschwindende", "vanishes"/"vanishing"). OCR noise: words of five letters or more
+    whose difflib ratio is at least 0.85 ("vanishinq"/"vanishing").
+    """
+    if a == b:
+        return True
+    shared = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        shared += 1
+    # Try every split point down to the minimal stem: "gradient|en" vs "gradient|".
+    for cut in range(shared, _MIN_STEM - 1, -1):
+        if a[cut:] in _INFLECTIONS and b[cut:] in _INFLECTIONS:
+            return True
+    if len(a) >= _OCR_MIN_LEN and len(b) >= _OCR_MIN_LEN:
+        return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= _OCR_RATIO
+    return False
+
+
+def guess_language(text: str) -> str | None:
+    """'en', 'de' or None, from function words and umlauts; None when there is no evidence."""
+    raw = [w.casefold() for w in words(text)]
+    en = sum(w in EN_FUNCTION_WORDS for w in raw)
+    de = sum(w in DE_FUNCTION_WORDS for w in raw)
+    if re.search(r"[äöüß]", text.casefold()):
+        de += 1
+    if en == de:
+        return None
+    return "en" if en > de else "de"
