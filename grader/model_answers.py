@@ -20,6 +20,8 @@ Text = Annotated[str, Field(min_length=1)]
 MIN_KEY_POINTS, MAX_KEY_POINTS = 3, 6
 MIN_PHRASINGS = 2
 
+# "Surname, Initials", so the first author's surname can be looked for in an answer that must cite.
+_AUTHOR = re.compile(r"^[^,]+, \S.*$")
 # A sentence ends at . ! or ? followed by the end of the text or by whitespace and a capital letter or digit,
 # so "e.g. the", "et al., 2016" and decimals like "0.25" do not end one.
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s+[A-Z0-9ÄÖÜ]|\s*$)")
@@ -48,9 +50,17 @@ class Source(_Strict):
     """A citable work. Authors are written "Surname, Initials" so the first surname can be found in prose."""
 
     title: Text
-    authors: list[Annotated[str, Field(pattern=r"^[^,]+, .+$")]] = Field(min_length=1)
+    authors: list[Text] = Field(min_length=1)
     year: int = Field(ge=1800, le=2100)
     url: str | None = Field(None, pattern=r"^https?://\S+$")
+
+    @field_validator("authors")
+    @classmethod
+    def _surname_first(cls, authors: list[str]) -> list[str]:
+        odd = [name for name in authors if not _AUTHOR.match(name)]
+        if odd:
+            raise ValueError(f'write each author as "Surname, Initials" (not: {", ".join(map(repr, odd))})')
+        return authors
 
     @property
     def first_author_surname(self) -> str:
@@ -146,7 +156,8 @@ def _describe(error: Any, raw: Any) -> str:
     parts: list[str] = []
     if len(loc) >= 2 and loc[0] == "questions":
         parts.append(f"question {loc[1]}")
-        node = raw.get("questions", {}).get(loc[1]) if isinstance(raw, dict) else None
+        questions = raw.get("questions") if isinstance(raw, dict) else None
+        node = questions.get(loc[1]) if isinstance(questions, dict) else None
         loc = loc[2:]
         if len(loc) >= 2 and loc[0] == "key_points" and isinstance(loc[1], int):
             point = _item(node, "key_points", loc[1])
