@@ -106,24 +106,28 @@ class _Segmenter:
         content = [line for line in lines if not line.furniture]
         state = _State()
         segments = [Segment(owner=None, anchor="start of the hand-in")]
-        in_tagged_cell = False
+        in_answer_cell = False  # inside a tagged answer cell: its tag decides, not markers
+        in_template_cell = False  # inside a template cell that is not an answer cell
         for index, line in enumerate(content):
             if line.cell_start:
-                in_tagged_cell = False
-                if line.tag_role == "code":
+                in_answer_cell = in_template_cell = False
+                if line.cell_type == "code":
                     segments.append(Segment(owner=None, anchor="code cell"))
                     continue
                 question = self.by_id.get(line.tag_question) if line.tag_question else None
-                if question is not None:
-                    in_tagged_cell = True
-                    answer = line.tag_role == "answer"
-                    segments.append(
-                        Segment(owner=question.id, anchor=f"tagged {'answer' if answer else line.tag_role or 'question'} cell", tagged_answer=answer)
-                    )
+                if question is not None and line.tag_role == "answer":
+                    in_answer_cell = True
+                    segments.append(Segment(owner=question.id, anchor="tagged answer cell", tagged_answer=True))
                     self._move_to(state, self._target_of(question))
-            if in_tagged_cell:
-                # Inside a template cell its tag decides; students' own "(a)" lists stay text.
-                _append(segments[-1], line, line.text, given_question=not segments[-1].tagged_answer)
+                elif question is not None:
+                    in_template_cell = True
+                    segments.append(Segment(owner=question.id, anchor=f"tagged {line.tag_role or 'question'} cell"))
+                    self._move_to(state, self._target_of(question))
+                elif line.tag_role is not None:
+                    in_template_cell = True
+                    segments.append(Segment(owner=None, anchor=f"template {line.tag_role} cell"))
+            if in_answer_cell:
+                _append(segments[-1], line, line.text)
                 continue
 
             marker = parse_marker(line.text)
@@ -132,9 +136,9 @@ class _Segmenter:
             if started is not None:
                 segments.append(started)
                 text = marker.rest if marker is not None and started.anchor.startswith("marker") else line.text
-                _append(started, line, text)
+                _append(started, line, text, given_question=in_template_cell)
             else:
-                _append(segments[-1], line, line.text)
+                _append(segments[-1], line, line.text, given_question=in_template_cell)
         return [s for s in segments if s.lines or s.owner is not None]
 
     def _lookahead(self, content: list[Line], index: int, marker: Marker | None) -> list[str]:

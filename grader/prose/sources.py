@@ -45,6 +45,7 @@ class Line:
     lineno: int | None = None  # 1-based line number in a text file
     cell: str | None = None  # notebook cell id
     cell_start: bool = False  # first line of a notebook cell
+    cell_type: str | None = None  # "markdown" / "code" for notebook cells
     tag_question: str | None = None  # grader metadata of the notebook cell, if any
     tag_role: str | None = None
     furniture: bool = False  # running header/footer or page number: not content
@@ -88,7 +89,7 @@ def _read_notebook(path: Path) -> Document:
         role = meta.get("role") if isinstance(meta, dict) else None
         if cell.get("cell_type") != "markdown":
             # Code cells carry no prose but do separate prose: keep one empty marker line.
-            doc.lines.append(Line(text="", where=f"cell {cell_id}", cell=cell_id, cell_start=True, tag_role="code"))
+            doc.lines.append(Line(text="", where=f"cell {cell_id}", cell=cell_id, cell_start=True, cell_type="code"))
             continue
         source = cell.get("source", "")
         if isinstance(source, list):
@@ -100,6 +101,7 @@ def _read_notebook(path: Path) -> Document:
                     where=f"cell {cell_id}",
                     cell=cell_id,
                     cell_start=k == 0,
+                    cell_type="markdown",
                     tag_question=str(question) if question is not None else None,
                     tag_role=str(role) if role is not None else None,
                 )

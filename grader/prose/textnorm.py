@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from functools import lru_cache
 
 _FOLD_MAP = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
 # A word broken by a line-end hyphen ("vanish-\ning") is one word.
@@ -92,6 +93,7 @@ def folded_words(text: str) -> list[str]:
     return _WORD.findall(joined)
 
 
+@lru_cache(maxsize=65536)
 def same_word(a: str, b: str) -> bool:
     """Whether two folded words are the same word up to inflection or OCR noise.
 
@@ -112,8 +114,17 @@ def same_word(a: str, b: str) -> bool:
         if a[cut:] in _INFLECTIONS and b[cut:] in _INFLECTIONS:
             return True
     if len(a) >= _OCR_MIN_LEN and len(b) >= _OCR_MIN_LEN:
-        return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= _OCR_RATIO
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        return matcher.real_quick_ratio() >= _OCR_RATIO and matcher.quick_ratio() >= _OCR_RATIO and matcher.ratio() >= _OCR_RATIO
     return False
+
+
+def stem(word: str) -> str:
+    """A folded word without its longest inflectional ending, keeping at least four letters."""
+    for cut in range(_MIN_STEM, len(word)):
+        if word[cut:] in _INFLECTIONS:
+            return word[:cut]
+    return word
 
 
 def guess_language(text: str) -> str | None:
