@@ -256,12 +256,20 @@ def optimal_discriminator(p_data: Any, p_g: Any) -> Any:
     """04: D*(x) = p_data(x) / (p_data(x) + p_g(x)), given the two densities at the same points.
 
     Where both densities are 0 no sample ever lands, V does not depend on D there, and 1/2 is returned.
+    Where both are positive D* lies strictly inside (0, 1), and the result is kept there in floating point:
+    a ratio that rounds to 1 (p_g tiny against p_data) becomes the largest float below 1, and one that
+    underflows to 0 the smallest positive float, so ln D* and ln(1 - D*) stay finite as they truly are.
     """
     kind = kind_of(p_data, p_g)
     pd, pg = kind.tensor(p_data), kind.tensor(p_g)
     total = pd + pg
     safe = torch.where(total > 0, total, torch.ones_like(total))
-    return kind.out(torch.where(total > 0, pd / safe, torch.full_like(total, 0.5)))
+    D = torch.where(total > 0, pd / safe, torch.full_like(total, 0.5))
+    below_one = torch.nextafter(torch.ones_like(D), torch.zeros_like(D))
+    above_zero = torch.nextafter(torch.zeros_like(D), torch.ones_like(D))
+    D = torch.where((pg > 0) & (D >= 1), below_one, D)
+    D = torch.where((pd > 0) & (D <= 0), above_zero, D)
+    return kind.out(D)
 
 
 def gan_value(D: Any, p_data: Any, p_g: Any, xs: Any) -> Any:
