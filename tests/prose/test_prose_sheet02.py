@@ -1,0 +1,114 @@
+"""Extraction from the course's real, half-filled sheet-02 hand-in (markdown and a PDF of it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.prose.extract import AnswerText, extract_answers
+from grader.prose.qtext import head_match, tokens_of
+
+from ._sheets import SHEET02, questions
+
+NOTES = "no written answer, but margin notes"
+
+
+@pytest.fixture(params=["md", "pdf"])
+def handin(request: pytest.FixtureRequest, sheet02_md: Path, sheet02_pdf: Path) -> Path:
+    return sheet02_md if request.param == "md" else sheet02_pdf
+
+
+@pytest.fixture(params=[True, False], ids=["question-texts", "no-question-texts"])
+def answers(request: pytest.FixtureRequest, handin: Path) -> dict[str, AnswerText]:
+    return extract_answers(handin, questions(SHEET02, with_text=request.param))
+
+
+def _words(text: str) -> str:
+    return " ".join(tokens_of(text))
+
+
+def test_every_question_is_located(answers: dict[str, AnswerText]) -> None:
+    assert set(answers) == {row[0] for row in SHEET02}
+    for qid, answer in answers.items():
+        assert answer.source, f"{qid} was not located: {answer.reasons}"
+        assert "question not found in the hand-in" not in answer.reasons
+
+
+def test_1a_is_found(answers: dict[str, AnswerText]) -> None:
+    answer = answers["1a"]
+    assert answer.found and not answer.needs_human
+    assert _words(answer.text) == _words("time steps of calculations act as natural source of discreteness")
+
+
+def test_1c_is_found(answers: dict[str, AnswerText]) -> None:
+    answer = answers["1c"]
+    assert answer.found and not answer.needs_human
+    assert answer.text.startswith("No, that is in general not possible")
+    assert answer.text.rstrip().endswith("which is impossible in this context.")
+
+
+@pytest.mark.parametrize("qid", ["2a", "3b"])
+def test_no_answer_but_margin_notes_needs_a_human(answers: dict[str, AnswerText], qid: str) -> None:
+    answer = answers[qid]
+    assert not answer.found
+    assert answer.text == ""
+    assert answer.needs_human
+    assert NOTES in answer.reasons
+    assert answer.margin_notes
+
+
+def test_margin_notes_are_the_handwritten_fragments(answers: dict[str, AnswerText]) -> None:
+    notes_2a = "\n".join(answers["2a"].margin_notes)
+    # The regularisation notes on 2a's page: weights, early stopping, label smoothing.
+    for fragment in ("Gewichte", "Early Sto Weight D", "Label Sm", "Output je"):
+        assert fragment in notes_2a
+    notes_3b = "\n".join(answers["3b"].margin_notes)
+    assert "Misst die Unähnlichkeit" in notes_3b  # the KL-divergence note, on 3b's page
+    # Notes of another page are not attached.
+    assert "Misst die Unähnlichkeit" not in notes_2a
+    assert "Gewichte" not in notes_3b
+
+
+def test_the_last_answer_slot_holds_only_notes(answers: dict[str, AnswerText]) -> None:
+    """4b's "Answer:" is followed by German fragments only: notes, not an answer."""
+    answer = answers["4b"]
+    assert not answer.found and answer.needs_human
+    assert any("Discrimin" in note for note in answer.margin_notes)
+
+
+def test_no_answer_is_or_contains_its_question(answers: dict[str, AnswerText]) -> None:
+    for qid, _task, _part, question in SHEET02:
+        text = answers[qid].text
+        if not text:
+            continue
+        qwords, awords = tokens_of(question), tokens_of(text)
+        assert head_match(qwords, awords) < 0.5, f"{qid}: answer starts with the question"
+        assert _words(question)[:60] not in _words(text), f"{qid}: answer contains the question"
+
+
+def test_answers_hold_no_margin_notes(answers: dict[str, AnswerText]) -> None:
+    for answer in answers.values():
+        for note in answer.margin_notes:
+            for line in note.splitlines():
+                if len(line) > 3:
+                    assert line not in answer.text
+
+
+def test_the_second_task_03_heading_starts_task_4(handin: Path) -> None:
+    answers = extract_answers(handin, questions(SHEET02))
+    # 4a's question sits under the second "Task 03" heading, after 3g.
+    if handin.suffix == ".md":
+        assert answers["4a"].source == "line 105"
+        assert answers["3a"].source == "line 74"
+    else:
+        assert answers["4a"].source.startswith("page") and answers["4b"].source.startswith("page")
+
+
+def test_pdf_and_markdown_agree(sheet02_md: Path, sheet02_pdf: Path) -> None:
+    qs = questions(SHEET02)
+    from_md, from_pdf = extract_answers(sheet02_md, qs), extract_answers(sheet02_pdf, qs)
+    for qid in from_md:
+        assert from_md[qid].found == from_pdf[qid].found, qid
+        assert from_md[qid].needs_human == from_pdf[qid].needs_human, qid
+        assert _words(from_md[qid].text).replace(" ", "") == _words(from_pdf[qid].text).replace(" ", ""), qid
