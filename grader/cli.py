@@ -16,6 +16,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console()
 
 
+@app.callback()
+def _commands() -> None:
+    """Keeps `grader` a group of subcommands even while only one exists."""
+
+
 @app.command()
 def check(
     path: Path = typer.Argument(..., help="A notebook (.ipynb), a script (.py) or a zip hand-in."),
@@ -31,6 +36,25 @@ def check(
         raise typer.Exit(2) from None
     outcome.print(console)
     raise typer.Exit(0 if outcome.all_public_passed else 1)
+
+
+@app.command()
+def release(
+    out: Path = typer.Argument(..., help="Folder to write the student bundle into."),
+    sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
+    course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+) -> None:
+    """Build what students get: template notebook, public rubric with expected values, README."""
+    from grader.release import build_release
+    from grader.rubric.load import RubricError, find_rubric, load_rubric
+
+    try:
+        loaded = load_rubric(find_rubric(sheet, course), course_root=course)
+    except (FileNotFoundError, RubricError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for path in build_release(loaded, out):
+        console.print(f"wrote {path}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -230,6 +230,7 @@ class Rubric(Strict):
     execution: ExecutionSpec = ExecutionSpec()
     reference_module: str | None = None
     model_answers: str | None = None
+    master_notebook: str | None = None  # the model solution with solution markup, relative to the course root
     seed: int = 0
     questions: list[Question] = Field(min_length=1)
 
