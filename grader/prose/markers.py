@@ -127,6 +127,8 @@ def _rest(text: str) -> str:
 def _parse_label(line: str) -> tuple[Path | None, Path | None, int] | None:
     """(full, part, consumed) for a numbered or bare label at the start of `line`."""
     m = _NUMBER_PATH.match(line)
+    if m and label_path(m.group("num"))[0] == "0":
+        return None  # "0.3 is ...": a number, sheets count from 1
     if m:
         number = label_path(m.group("num"))
         after = line[m.end():]

@@ -2,19 +2,20 @@
 
 Groups also show possible copying; they are never a verdict. Two answers are alike when
 their folded word sequences are close (difflib ratio, which forgives a few changed
-words) or share most word 3-shingles (Jaccard, which forgives reordered sentences).
-Alikeness is transitive here: if A~B and B~C, the three are shown together.
+words), or when their sentences pair up closely in any order (which forgives reordered
+sentences). Alikeness is transitive here: if A~B and B~C, the three are shown together.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 
 from grader.prose.textnorm import folded_words
 
 DEFAULT_THRESHOLD = 0.85
-_SHINGLE = 3
+_SENTENCE_END = re.compile(r"[.!?;:\n]+")
 
 
 def group_similar_answers(answers: Mapping[str, str], threshold: float = DEFAULT_THRESHOLD) -> list[list[str]]:
@@ -25,9 +26,8 @@ def group_similar_answers(answers: Mapping[str, str], threshold: float = DEFAULT
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    names = [name for name, text in answers.items() if folded_words(text or "")]
-    words = {name: folded_words(answers[name]) for name in names}
-    shingles = {name: _shingles(words[name]) for name in names}
+    prepared = {name: _Prepared(text or "") for name, text in answers.items()}
+    names = [name for name, p in prepared.items() if p.words]
 
     parent = {name: name for name in names}
 
@@ -39,7 +39,7 @@ def group_similar_answers(answers: Mapping[str, str], threshold: float = DEFAULT
 
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            if root(a) != root(b) and similarity(words[a], words[b], shingles[a], shingles[b]) >= threshold:
+            if root(a) != root(b) and _alike(prepared[a], prepared[b], threshold):
                 parent[root(b)] = root(a)
 
     groups: dict[str, list[str]] = {}
@@ -48,23 +48,45 @@ def group_similar_answers(answers: Mapping[str, str], threshold: float = DEFAULT
     return [members for members in groups.values() if len(members) > 1]
 
 
-def similarity(a: list[str], b: list[str], shingles_a: frozenset | None = None, shingles_b: frozenset | None = None) -> float:
-    """How alike two folded word lists are, from 0 to 1."""
-    if not a or not b:
+def similarity(a: str, b: str) -> float:
+    """How alike two answers are, from 0 (nothing shared) to 1 (the same words)."""
+    pa, pb = _Prepared(a), _Prepared(b)
+    if not pa.words or not pb.words:
         return 0.0
-    if a == b:
-        return 1.0
-    sa = shingles_a if shingles_a is not None else _shingles(a)
-    sb = shingles_b if shingles_b is not None else _shingles(b)
-    jaccard = len(sa & sb) / len(sa | sb)
+    return max(_ratio(pa.words, pb.words, 0.0), _sentence_pairing(pa, pb))
+
+
+class _Prepared:
+    def __init__(self, text: str) -> None:
+        self.words = folded_words(text)
+        self.sentences = [s for s in (folded_words(part) for part in _SENTENCE_END.split(text)) if s]
+
+
+def _alike(a: _Prepared, b: _Prepared, threshold: float) -> bool:
+    if a.words == b.words:
+        return True
+    whole = difflib.SequenceMatcher(None, a.words, b.words, autojunk=False)
+    # Word multisets that overlap less than the threshold are not alike in any order.
+    if whole.real_quick_ratio() < threshold or whole.quick_ratio() < threshold:
+        return False
+    if whole.ratio() >= threshold:
+        return True
+    return len(a.sentences) > 1 and len(b.sentences) > 1 and _sentence_pairing(a, b) >= threshold
+
+
+def _ratio(a: list[str], b: list[str], floor: float) -> float:
+    """difflib ratio, skipping the full computation when cheap upper bounds are below `floor`."""
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    # Cheap upper bounds first: most pairs of different answers stop here.
-    if matcher.real_quick_ratio() <= jaccard or matcher.quick_ratio() <= jaccard:
-        return jaccard
-    return max(jaccard, matcher.ratio())
+    if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+        return 0.0
+    return matcher.ratio()
 
 
-def _shingles(words: list[str]) -> frozenset:
-    if len(words) < _SHINGLE:
-        return frozenset({tuple(words)})
-    return frozenset(tuple(words[i:i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1))
+def _sentence_pairing(a: _Prepared, b: _Prepared) -> float:
+    """Length-weighted mean of each sentence's best match in the other answer, both ways."""
+
+    def one_way(xs: list[list[str]], ys: list[list[str]]) -> float:
+        total = sum(len(x) for x in xs)
+        return sum(len(x) * max(_ratio(x, y, 0.0) for y in ys) for x in xs) / total
+
+    return min(one_way(a.sentences, b.sentences), one_way(b.sentences, a.sentences))
