@@ -18,6 +18,7 @@ This module imports only the standard library, because it is also executed as th
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -131,6 +132,7 @@ class CgroupJail:
     @classmethod
     def create(cls, limits: ResourceLimits, *, root: Path = CGROUP_V1_ROOT) -> CgroupJail | None:
         """A jail with the memory and process limits set, or None when no hierarchy is writable here."""
+        _retry_unremoved(wait=False)
         name = f"grader-worker-{uuid.uuid4().hex[:12]}"
         memory_dir = _make_child(root, "memory", name)
         if memory_dir is not None:
@@ -190,8 +192,23 @@ class CgroupJail:
         """Delete the cgroup directories; waits briefly for killed processes to leave them."""
         self.kill_all()
         for directory in (self.memory_dir, self.pids_dir):
-            if directory is not None:
-                _remove_dir(directory)
+            if directory is not None and not _remove_dir(directory):
+                _unremoved.add(directory)
+
+
+# Jail directories whose last task had not yet been reaped when the jail was removed (a dying process
+# stays in its cgroup until its parent reaps it). Retried at the next jail and when the grader exits,
+# so no empty group is left behind in the grader's cgroup.
+_unremoved: set[Path] = set()
+
+
+def _retry_unremoved(*, wait: bool) -> None:
+    for directory in list(_unremoved):
+        if _remove_dir(directory, attempts=200 if wait else 1):
+            _unremoved.discard(directory)
+
+
+atexit.register(_retry_unremoved, wait=True)
 
 
 def _own_cgroup_path(controller: str) -> str | None:
@@ -220,16 +237,19 @@ def _make_child(root: Path, controller: str, name: str) -> Path | None:
     return directory
 
 
-def _remove_dir(directory: Path) -> None:
+def _remove_dir(directory: Path, attempts: int = 500) -> bool:
+    """Remove a cgroup directory; False if it still held tasks after ``attempts`` tries 10 ms apart."""
     # A cgroup can be removed only once its last task has exited, which takes a moment after SIGKILL.
-    for _ in range(200):
+    for attempt in range(attempts):
         try:
             directory.rmdir()
-            return
+            return True
         except FileNotFoundError:
-            return
+            return True
         except OSError:
-            time.sleep(0.01)
+            if attempt + 1 < attempts:
+                time.sleep(0.01)
+    return False
 
 
 def _write(path: Path, value: int) -> None:

@@ -17,6 +17,7 @@ file (or follow a symlink) that student code made. See docs/sandbox.md for what 
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -159,6 +160,8 @@ class Sandbox(ABC):
         self._running: dict[subprocess.Popen, _Running] = {}
         self._lock = threading.Lock()
         self._cgroups = _cgroup_capabilities()
+        # A worker the caller never killed (an exception on the way) must not outlive the grader.
+        atexit.register(self._kill_leftovers)
 
     @abstractmethod
     def protections(self) -> dict[str, bool]:
@@ -213,6 +216,13 @@ class Sandbox(ABC):
             running.jail.remove()  # kills stragglers first: a process that left the session or group
         return describe_exit(proc.returncode, oom_kills=oom_kills, killed_by_grader=killed_by_grader,
                              signal_in_status=self.name == "bubblewrap", peak_memory_bytes=peak)
+
+    def _kill_leftovers(self) -> None:
+        for proc in list(self._running):
+            try:
+                self.kill(proc)
+            except (OSError, ValueError):
+                pass
 
     def _common_protections(self) -> dict[str, bool]:
         return {

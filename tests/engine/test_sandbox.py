@@ -368,6 +368,23 @@ def test_fallback_kill_takes_the_process_group_down(workdir):
     assert wait_until_gone(token) == []
 
 
+def test_a_worker_the_caller_forgot_does_not_outlive_the_grader(tmp_path):
+    token = f"1000.{uuid.uuid4().int % 10**9}"
+    grader_program = f"""
+        import pathlib
+        from grader.execution.limits import ResourceLimits
+        from grader.execution.sandbox import ProcessSandbox, scrubbed_env
+        workdir = pathlib.Path({str(tmp_path)!r})
+        ProcessSandbox().launch(["/bin/sleep", "{token}"], workdir=workdir, limits=ResourceLimits(),
+                                env=scrubbed_env(workdir / ".home", 0))
+        print("launched, exiting without kill")
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(grader_program)], capture_output=True, text=True,
+                          timeout=30, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert wait_until_gone(token) == []
+
+
 def test_find_sandbox_falls_back_only_when_allowed(monkeypatch):
     import grader.execution.sandbox as sandbox_module
 
