@@ -234,7 +234,7 @@ class _Segmenter:
             return None
         if state.unknown_task and not marker.emphasised:
             return None
-        if not in_current_task:
+        if state.task is not None and not in_current_task:
             # A later task whose heading is missing: only its first part can open it.
             task = self.tasks[first.task]
             if first.order != self.order[task.questions[0].id] and first.order != self.order[task.questions[0].id] - 0.5:

@@ -135,3 +135,28 @@ def test_unreadable_files_name_the_file(tmp_path: Path) -> None:
     notebook.write_text("{not json", encoding="utf-8")
     with pytest.raises(HandInReadError, match="bad.ipynb: not a readable notebook"):
         extract_answers(notebook, SHEET02_Q)
+
+
+def test_parts_without_any_task_heading(tmp_path: Path) -> None:
+    """Only part markers, no task headings and no question texts: parts resolve forward in
+    sheet order; a restart ("(a)" after "(c)") is read as the group's own list, since
+    nothing says a new task began."""
+    path = tmp_path / "answers.md"
+    path.write_text(
+        "(b) The forget gate gradient is the sum over cells.\n"
+        "(c) No, the future context is missing online:\n"
+        "(a) the backward pass needs the last input\n"
+        "(b) which has not arrived yet\n"
+        "Task 02\n"
+        "(a) Dropout, weight decay, early stopping.\n",
+        encoding="utf-8",
+    )
+    answers = extract_answers(path, questions(SHEET02, with_text=False))
+    assert answers["1b"].text == "The forget gate gradient is the sum over cells."
+    assert answers["1c"].text.splitlines() == [
+        "No, the future context is missing online:",
+        "(a) the backward pass needs the last input",
+        "(b) which has not arrived yet",
+    ]
+    assert answers["2a"].text == "Dropout, weight decay, early stopping."
+    assert not answers["1a"].found and not answers["2b"].found
