@@ -177,7 +177,9 @@ class Sandbox(ABC):
         visible_readonly: Sequence[Path] = (),
     ) -> subprocess.Popen:
         """Start ``argv`` (argv[0] an absolute path) with cwd ``workdir``; stdin/stdout/stderr are pipes."""
-        workdir = Path(workdir).resolve()
+        # Absolute but not resolved: the caller's HOME/TMPDIR are spelled under this path, and under
+        # bubblewrap the tmpfs is mounted at exactly this spelling (symlinks on the way become dirs).
+        workdir = Path(os.path.abspath(workdir))
         if not workdir.is_dir():
             raise FileNotFoundError(f"sandbox workdir {workdir} is not a directory")
         if not argv or not os.path.isabs(argv[0]):
@@ -420,11 +422,8 @@ def _is_unprivileged() -> bool:
 
 
 def _is_within(path: Path, directory: Path) -> bool:
-    try:
-        Path(os.path.abspath(path)).relative_to(directory)
-        return True
-    except ValueError:
-        return False
+    """Whether ``path`` is ``directory`` or below it, after resolving symlinks in both (macOS: /var)."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(directory))
 
 
 def _system_binds() -> list[str]:

@@ -211,6 +211,14 @@ def test_environment_is_scrubbed_and_home_is_throwaway(bwrap, workdir, monkeypat
     assert not (workdir / ".home" / ".config").exists()
 
 
+def test_a_workdir_reached_through_a_symlink_works(bwrap, workdir, tmp_path):
+    link = tmp_path / "link-to-handin"
+    link.symlink_to(workdir)
+    result = run(bwrap, "import os; print(os.getcwd(), open('answer.txt').read().strip())", link)
+    assert result.exit.ok, result.stderr
+    assert result.stdout.split() == [str(link), "42"]
+
+
 # --- limits under bubblewrap ----------------------------------------------------------------------
 
 
