@@ -46,7 +46,7 @@ def rnn_jacobian_J(z: Any, activation: Activation) -> Any:
     kind = kind_of(z)
     z_t = kind.tensor(z)
     if z_t.ndim == 0:
-        raise ValueError(f"z must be a vector of pre-activations (shape (n,)), got a scalar")
+        raise ValueError("z must be a vector of pre-activations (shape (n,)), got a scalar")
     return kind.out(torch.diag_embed(activation_derivative(z_t, activation)))
 
 

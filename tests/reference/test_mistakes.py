@@ -19,6 +19,11 @@ REFERENCE = {**{name: getattr(sheet11, name) for name in ("rnn_jacobian_J", "lst
              **{name: getattr(sheet02, name) for name in ("forget_gate_delta", "kl_discrete", "reparameterize",
                                                           "kl_gaussian_std_normal")}}
 ALL = [(name, mistake) for name, mistakes in MISTAKES.items() for mistake in mistakes]
+IMITATORS = [pair for pair in ALL if pair[0] in REFERENCE]  # mistakes standing in for a function
+
+
+def mistake_id(value) -> str:
+    return getattr(value, "id", str(value))
 
 
 def generic_args(name: str, rng: np.random.Generator) -> tuple:
@@ -66,7 +71,7 @@ def test_the_registry_is_keyed_by_student_facing_names_and_entries_are_described
     assert set(REFERENCE) | {"P,Q"} == set(MISTAKES)
 
 
-@pytest.mark.parametrize("name, mistake", [pair for pair in ALL if pair[0] in REFERENCE], ids=lambda v: getattr(v, "id", v))
+@pytest.mark.parametrize("name, mistake", IMITATORS, ids=mistake_id)
 def test_a_mistake_has_the_signature_of_the_function_it_imitates(name, mistake):
     expected = list(inspect.signature(REFERENCE[name]).parameters)
     assert list(inspect.signature(mistake.function).parameters) == expected
@@ -82,7 +87,7 @@ def test_every_value_mistake_differs_from_the_reference_on_generic_inputs(seed):
         assert differs(mistake.function(*args), REFERENCE[name](*args)), mistake.id
 
 
-@pytest.mark.parametrize("name, mistake", [pair for pair in ALL if pair[0] in REFERENCE], ids=lambda v: getattr(v, "id", v))
+@pytest.mark.parametrize("name, mistake", IMITATORS, ids=mistake_id)
 def test_mistakes_keep_the_kind_and_dtype_of_their_inputs(name, mistake):
     args = generic_args(name, np.random.default_rng(0))
     torch_args = [torch.tensor(a, dtype=torch.float32) if not isinstance(a, str) else a for a in args]
@@ -121,7 +126,8 @@ def _autograd_grads(function, mu, log_var, eps):
 def test_the_reparam_gradient_judge_passes_autograd_of_the_reference_and_names_each_mistake(shapes):
     rng = np.random.default_rng(4)
     mu, log_var, eps = (rng.normal(size=shape) for shape in shapes)
-    passed, message = judge_reparam_grads(_autograd_grads(sheet02.reparameterize, mu, log_var, eps), mu, log_var, eps)
+    grads = _autograd_grads(sheet02.reparameterize, mu, log_var, eps)
+    passed, message = judge_reparam_grads(grads, mu, log_var, eps)
     assert passed, message
     hints = {"reparameterize__sigma_for_log_var": "log_var itself were the standard deviation",
              "reparameterize__var_for_log_var": "exp(log_var) were the standard deviation",

@@ -224,7 +224,8 @@ def test_kl_discrete_on_a_batch_and_its_gradient():
 def test_the_worked_example_shows_the_asymmetry():
     example = kl_worked_example()
     assert (example["P"], example["Q"]) == (P, Q) == ((0.3, 0.7), (0.5, 0.5))
-    P_t, Q_t = Categorical(probs=torch.tensor(P, dtype=torch.float64)), Categorical(probs=torch.tensor(Q, dtype=torch.float64))
+    P_t = Categorical(probs=torch.tensor(P, dtype=torch.float64))
+    Q_t = Categorical(probs=torch.tensor(Q, dtype=torch.float64))
     assert example["kl_PQ"] == pytest.approx(kl_divergence(P_t, Q_t).item(), rel=1e-12)
     assert example["kl_QP"] == pytest.approx(kl_divergence(Q_t, P_t).item(), rel=1e-12)
     assert abs(example["kl_PQ"] - example["kl_QP"]) > 1e-3
