@@ -121,7 +121,7 @@ class _Attempt:
         env = scrubbed_env(workdir / ".home", settings.seed)
         (workdir / ".home").mkdir(exist_ok=True)
         package_dir = Path(grader.__file__).resolve().parent
-        self.proc = sandbox.launch([sys.executable, "-I", "-m", "grader.execution.worker"], workdir=workdir,
+        self.proc = sandbox.launch([sys.executable, "-s", "-P", "-m", "grader.execution.worker"], workdir=workdir,
                                    limits=settings.limits, env=env, visible_readonly=[package_dir])
         self.frames: queue.Queue = queue.Queue()
         self.stderr = bytearray()

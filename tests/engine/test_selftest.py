@@ -10,7 +10,7 @@ from grader.selftest import mutants_path, run_selftest
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize("sheet", ["sheet02"])
+@pytest.mark.parametrize("sheet", ["sheet02", "sheet11"])
 def test_bundled_rubric_selftest_passes(sheet, sandbox):
     loaded = load_rubric(REPO / "rubrics" / f"{sheet}.yaml")
     report = run_selftest(loaded, sandbox)
