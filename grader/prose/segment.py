@@ -211,11 +211,14 @@ class _Segmenter:
         if anywhere is not None and anywhere[1] >= _TEXT_IS_ANCHOR:
             return self._target_of(anywhere[0])
 
-        if not candidates:
-            if marker.part and not marker.full and marker.part[-1] in ("a", "1", "i"):
-                state.enumeration = True  # a list of the student's own
-            return None
         deliberate = marker.full is not None or marker.task is not None or marker.answer
+        if not candidates:
+            if deliberate:
+                return self._unlisted_qualified(marker)
+            unlisted = self._unlisted_part(state, marker)
+            if unlisted is None and marker.part and marker.part[-1] in ("a", "1", "i"):
+                state.enumeration = True  # a list of the student's own
+            return unlisted
         if deliberate:
             forward = [t for t in candidates if t.order > state.order]
             return (forward or candidates)[0]
@@ -238,8 +241,58 @@ class _Segmenter:
             # A later task whose heading is missing: only its first part can open it.
             task = self.tasks[first.task]
             if first.order != self.order[task.questions[0].id] and first.order != self.order[task.questions[0].id] - 0.5:
-                return None
+                return self._unlisted_part(state, marker)
         return first
+
+    # -- parts the rubric does not list --------------------------------------------------
+
+    def _unlisted_part(self, state: _State, marker: Marker) -> _Target | None:
+        """A bare part of the current task that is no prose question ("(b)", a derivation,
+        between prose questions (a) and (c)): recognised by continuing the numbering of
+        the current level, it ends the previous answer and belongs to no question."""
+        part = marker.part or ()
+        if state.task is None or state.enumeration or len(part) != 1 or marker.equation_like:
+            return None
+        label = part[0]
+        for depth in range(len(state.path) - 1, -1, -1):
+            current = state.path[depth]
+            if _kind(current) == _kind(label):
+                if _rank(label) <= _rank(current):
+                    return None
+                return self._unlisted_target(state.task, state.path[:depth] + (label,), after=state.order)
+        if not state.path:  # right after a task heading
+            return self._unlisted_target(state.task, (label,), after=state.order)
+        return None
+
+    def _unlisted_qualified(self, marker: Marker) -> _Target | None:
+        """ "11.2.3 a)" or "Task 02 (e)" for a part the rubric does not list, in a known task."""
+        for index, task in enumerate(self.tasks):
+            for label in task.labels:
+                if marker.full is not None and marker.full[: len(label)] == label:
+                    rest = marker.full[len(label):]
+                elif marker.task is not None and marker.task == label:
+                    rest = marker.part or ()
+                else:
+                    continue
+                if rest and _kind(rest[0]) == _kind(task.questions[0].part_path[0] if task.questions[0].part_path else ""):
+                    return self._unlisted_target(index, rest, after=None)
+        return None
+
+    def _unlisted_target(self, task: int, path: Path, after: float | None) -> _Target | None:
+        """A target between the listed questions of `task` that surround `path`."""
+        questions = self.tasks[task].questions
+        lower = self.order[questions[0].id] - 0.5
+        upper = self.order[questions[-1].id] + 0.5
+        for q in questions:
+            if _path_rank(q.part_path) < _path_rank(path):
+                lower = self.order[q.id]
+            else:
+                upper = self.order[q.id]
+                break
+        order = (lower + upper) / 2
+        if after is not None and order <= after:
+            return None
+        return _Target(task, path, None, order)
 
     def _question_text_anchor(self, state: _State, words: list[str]) -> ProseQuestion | None:
         best = self._best_text_match(words, self.questions)
@@ -322,6 +375,30 @@ class _Segmenter:
         state.order = target.order
         state.enumeration = False
         state.owner = target.question.id if target.question else None
+
+
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+
+
+def _kind(label: str) -> str:
+    if label.isdigit():
+        return "number"
+    if len(label) == 1:
+        return "letter"  # "i", "v", "x" alone count as letters, as the marker grammar reads them
+    return "roman" if label in _ROMAN else "word"
+
+
+def _rank(label: str) -> int:
+    kind = _kind(label)
+    if kind == "number":
+        return int(label)
+    if kind == "letter":
+        return ord(label)
+    return _ROMAN.get(label, 0)
+
+
+def _path_rank(path: Path) -> tuple[tuple[str, int], ...]:
+    return tuple((_kind(c), _rank(c)) for c in path)
 
 
 def _append(segment: Segment, line: Line, text: str, *, given_question: bool = False) -> None:

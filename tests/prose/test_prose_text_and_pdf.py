@@ -160,3 +160,23 @@ def test_parts_without_any_task_heading(tmp_path: Path) -> None:
     ]
     assert answers["2a"].text == "Dropout, weight decay, early stopping."
     assert not answers["1a"].found and not answers["2b"].found
+
+
+def test_unlisted_parts_end_the_previous_answer(tmp_path: Path) -> None:
+    """11.2.3a (a derivation) is not a prose question; its marker still ends 11.2.2's answer."""
+    from ._sheets import SHEET11
+
+    listed = questions([row for row in SHEET11 if row[0] != "11.2.3a"], with_text=False)
+    path = tmp_path / "answers.md"
+    path.write_text(
+        "## Exercise 11.2\n"
+        "2) A recursive network combines children into a parent node.\n"
+        "### 11.2.3 a)\n"
+        "$J_{k+1} = W^T diag(\\sigma')$ and some derivation words\n"
+        "### 11.2.3 b)\n"
+        "Exploding and vanishing gradients.\n",
+        encoding="utf-8",
+    )
+    answers = extract_answers(path, listed)
+    assert answers["11.2.2"].text == "A recursive network combines children into a parent node."
+    assert answers["11.2.3b"].text == "Exploding and vanishing gradients."
