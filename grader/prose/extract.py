@@ -120,7 +120,7 @@ class _Assembler:
             if notes:
                 needs_human = True
                 reasons.append(NOTES_WITHOUT_ANSWER)
-                reasons.append(f"margin notes at {_where([l for c in notes for l in c.lines])}; which question they belong to is for a human to judge")
+                reasons.append(f"margin notes at {_where([line for c in notes for line in c.lines])}; which question they belong to is for a human to judge")
             elif any(piece.guessed_question for _, piece in own):
                 needs_human = True
                 reasons.append("no answer marker and the question's text is unknown: a human must tell question from answer")
@@ -131,7 +131,7 @@ class _Assembler:
         if found and any(piece.unmarked for _, piece in own):
             reasons.append("no answer marker here, unlike the rest of the hand-in: check that this is the answer")
         if found and notes:
-            reasons.append(f"margin notes beside the answer at {_where([l for c in notes for l in c.lines])}")
+            reasons.append(f"margin notes beside the answer at {_where([line for c in notes for line in c.lines])}")
         scanned = sorted({p for s, _ in own for p in runs_into_scan.get(id(s), [])})
         if scanned:
             needs_human = True
