@@ -1,0 +1,468 @@
+"""Tutors' batch grading: every hand-in of a folder, in parallel, stored as it completes, resumable.
+
+    summary = run_batch(BatchOptions(hand_ins=Path("submissions/sheet02"), sheet="sheet02", out=Path("out")))
+
+Per hand-in: read the team from the file name, apply the late policy, unpack safely, pick the main file,
+compare the declared team, run the checks in the sandbox, and turn every problem into a flag. Anything that
+goes wrong for one hand-in (even a grader bug) becomes that hand-in's recorded error; the batch goes on.
+The heavy work runs in sandboxed worker processes, so a few grader threads are enough to keep them busy.
+
+Resume: a hand-in is skipped when its latest stored grading is done and used the same file content, rubric
+fingerprint and engine version. A run that is killed loses only the hand-ins that were still running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import re
+import shutil
+import threading
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from grader import __version__
+from grader.checks.plan import CheckPlan
+from grader.execution.runner import ExecutionSettings, RunReport
+from grader.execution.sandbox import Sandbox, SandboxUnavailable, find_sandbox
+from grader.gradebook import FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, StudentRecord
+from grader.grading import SubmissionGrade, execution_settings, grade_file, judge, plan_checks
+from grader.intake.deadline import ManifestError, assess_lateness, read_manifest, submission_time
+from grader.intake.extract import IntakeError, extract_submission
+from grader.intake.naming import Student, nfc, parse_submission_name
+from grader.intake.team import TeamMember, compare_team, names_match, parse_team_text, read_team_info
+from grader.reports.outputs import write_outputs
+from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
+
+ENGINE_VERSION = __version__
+MANIFEST_NAME = "manifest.csv"
+# Failed-cell errors are kept short in the gradebook: the last lines say what went wrong.
+_CELL_ERROR_CHARS = 1500
+_PDF_TEAM_PAGES = 2
+
+
+class BatchError(Exception):
+    """A problem with the batch as a whole (no such folder, no rubric, no sandbox); nothing was graded."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    hand_ins: Path  # the folder of hand-ins: every file except hidden ones and .csv files
+    sheet: str
+    out: Path
+    course: Path = Path(".")
+    jobs: int | None = None  # None: one per core
+    force: bool = False  # regrade hand-ins whose content and rubric are unchanged
+    db: Path | None = None  # None: OUT/gradebook.db
+    manifest: Path | None = None  # None: HAND_INS/manifest.csv when it exists
+    unsafe_no_sandbox: bool = False  # allow the process fallback when bubblewrap cannot run
+    now: datetime | None = None  # the reports' "now" (model answers unlock after the deadline); None: the clock
+
+
+@dataclass
+class BatchSummary:
+    run_id: int
+    db_path: Path
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # graded, but with an error (the hand-in's or the grader's)
+    interrupted: bool = False
+    outputs: list[Path] = field(default_factory=list)
+    sandbox: str = ""
+    protections_off: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every hand-in's grading shares; read-only once the batch starts."""
+
+    loaded: LoadedRubric
+    plans: list[CheckPlan]
+    settings: ExecutionSettings
+    sandbox: Sandbox
+    protections_off: list[str]
+    manifest: dict[str, datetime] | None
+    out: Path
+    rubric_sha256: str
+
+
+def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSummary:
+    """Grade every hand-in of `options.hand_ins` that is not current in the gradebook, then rebuild the outputs.
+
+    Raises BatchError for usage problems. On Ctrl-C the hand-ins still running are dropped (they are graded
+    again next time), the run is marked interrupted, the outputs are rebuilt, and the summary says so.
+    """
+    loaded = _load_rubric(options)
+    sheet = loaded.rubric.sheet
+    hand_ins = find_hand_ins(options.hand_ins)
+    manifest = _read_manifest(options, loaded)
+    sandbox = _find_sandbox(options.unsafe_no_sandbox)
+    protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
+    jobs = max(1, options.jobs or os.cpu_count() or 1)
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = Path(options.db) if options.db else out / "gradebook.db"
+    rubric_sha = rubric_fingerprint(loaded)
+
+    try:
+        book = Gradebook.open(db_path)
+    except GradebookError as exc:
+        raise BatchError(str(exc)) from None
+    with book:
+        summary = BatchSummary(run_id=0, db_path=db_path, sandbox=sandbox.name, protections_off=protections_off)
+        todo: list[tuple[Path, str]] = []
+        for path in hand_ins:
+            digest = file_sha256(path)
+            if not options.force and book.is_current(sheet, hand_in_name(path), content_sha256=digest,
+                                                     rubric_sha256=rubric_sha, engine_version=ENGINE_VERSION):
+                summary.skipped.append(hand_in_name(path))
+            else:
+                todo.append((path, digest))
+        summary.run_id = book.start_run(sheet=sheet, input_dir=str(Path(options.hand_ins).resolve()),
+                                        rubric_sha256=rubric_sha, engine_version=ENGINE_VERSION,
+                                        sandbox=sandbox.name, jobs=jobs, forced=options.force)
+        status = "failed"
+        try:
+            if todo:
+                # Planning runs the reference on every case: once per batch, and only when there is work.
+                context = _Context(loaded=loaded, plans=plan_checks(loaded),
+                                   settings=execution_settings(loaded.rubric.execution), sandbox=sandbox,
+                                   protections_off=protections_off, manifest=manifest, out=out,
+                                   rubric_sha256=rubric_sha)
+                _grade_all(todo, context, jobs, book, summary, console)
+            status = "interrupted" if summary.interrupted else "finished"
+        finally:
+            book.finish_run(summary.run_id, status=status, graded=len(summary.graded), skipped=len(summary.skipped),
+                            failed=len(summary.failed))
+        summary.outputs = write_outputs(book.results(sheet), loaded, out,
+                                        now=options.now or datetime.now(UTC))
+    return summary
+
+
+def find_hand_ins(folder: Path) -> list[Path]:
+    """Every hand-in directly in `folder`: all regular files except hidden ones and CSV files (manifests)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BatchError(f"{folder}: no such folder of hand-ins")
+    found = [p for p in folder.iterdir()
+             if p.is_file() and not p.is_symlink() and not p.name.startswith(".") and p.suffix.lower() != ".csv"]
+    return sorted(found, key=lambda p: p.name)
+
+
+def hand_in_name(path: Path) -> str:
+    """The gradebook's key for a hand-in: its file name, NFC-normalised (macOS stores umlauts decomposed)."""
+    return nfc(path.name)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def rubric_fingerprint(loaded: LoadedRubric) -> str:
+    """sha256 over the rubric file and every .py file of the course packages it names.
+
+    The packages are the top-level ones of `reference_module` and of every 'module:name' in the rubric
+    (references, judges, mistakes, generators), so fixing a reference regrades. The model answers are not
+    part of it: they only change the feedback, which is rebuilt from the gradebook on every run.
+    """
+    rubric = loaded.rubric
+    text = loaded.path.read_text(encoding="utf-8")
+    modules = set(re.findall(r"([A-Za-z_][\w.]*):[A-Za-z_]", text))
+    if rubric.reference_module:
+        modules.add(rubric.reference_module)
+    digest = hashlib.sha256(b"rubric\0" + loaded.path.read_bytes())
+    root = Path(loaded.course_root)
+    files: set[Path] = set()
+    for top in sorted({m.split(".")[0] for m in modules}):
+        package, module = root / top, root / f"{top}.py"
+        if package.is_dir():
+            files.update(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+        elif module.is_file():
+            files.add(module)
+    for path in sorted(files):
+        digest.update(b"\0" + path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def folder_name(file_name: str) -> str:
+    """OUT/<this>/ for a hand-in: the zip's name without .zip; other files keep their ending as '_ext'."""
+    stem, dot, ending = file_name.rpartition(".")
+    if not dot or not stem:
+        return file_name
+    return stem if ending.lower() == "zip" else f"{stem}_{ending.lower()}"
+
+
+def sheet_number(sheet: str) -> str | None:
+    """'02' for sheet02: the main-file rule prefers names that mention it."""
+    found = re.search(r"\d+", sheet)
+    return found.group(0) if found else None
+
+
+# --- the parallel loop ------------------------------------------------------------------------------------
+
+
+def _grade_all(todo: list[tuple[Path, str]], context: _Context, jobs: int, book: Gradebook, summary: BatchSummary,
+               console: Console | None) -> None:
+    """Grade in `jobs` threads; the calling thread alone writes to the gradebook, one commit per hand-in."""
+    pending: queue.Queue[tuple[Path, str]] = queue.Queue()
+    for item in todo:
+        pending.put(item)
+    done: queue.Queue[GradingRecord] = queue.Queue()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                path, digest = pending.get_nowait()
+            except queue.Empty:
+                return
+            done.put(grade_hand_in(path, digest, context))
+
+    # Daemon threads: after Ctrl-C the process may exit without waiting for hand-ins still in the sandbox.
+    for number in range(min(jobs, len(todo))):
+        threading.Thread(target=work, name=f"grade-{number}", daemon=True).start()
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("[red]failed: {task.fields[failed]}"), TimeElapsedColumn(),
+                        console=console, disable=console is None, transient=False)
+    with progress:
+        task = progress.add_task(f"grading {context.loaded.rubric.sheet}", total=len(todo), failed=0)
+        try:
+            for _ in range(len(todo)):
+                record = _next(done)
+                book.record(summary.run_id, record)
+                summary.graded.append(record.file_name)
+                if record.error or record.status == "error":
+                    summary.failed.append(record.file_name)
+                progress.update(task, advance=1, failed=len(summary.failed))
+        except KeyboardInterrupt:
+            stop.set()
+            summary.interrupted = True
+
+
+def _next(done: queue.Queue[GradingRecord]) -> GradingRecord:
+    # A timed wait in a loop, so Ctrl-C reaches the main thread promptly.
+    while True:
+        try:
+            return done.get(timeout=0.5)
+        except queue.Empty:
+            continue
+
+
+# --- one hand-in ------------------------------------------------------------------------------------------
+
+
+def grade_hand_in(path: Path, digest: str, context: _Context) -> GradingRecord:
+    """Everything about one hand-in as a record to store. Never raises: a grader failure is the record's error."""
+    started = datetime.now(UTC)
+    try:
+        return _grade_hand_in(path, digest, context, started)
+    except Exception as exc:  # a grader bug for this hand-in must not stop the batch
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        error = f"the grader failed on this hand-in: {detail}"
+        record = _empty_record(path, digest, context, started, error)
+        record.status, record.error = "error", error
+        record.flags.append(FlagRecord("grading_error", error))
+        record.notes.append(traceback.format_exc()[-4000:])
+        return record
+
+
+def _empty_record(path: Path, digest: str, context: _Context, started: datetime, error: str) -> GradingRecord:
+    """A record with every check unscored; grading fills it in step by step."""
+    rubric = context.loaded.rubric
+    grade = judge(rubric.questions, context.plans, {}, sheet=rubric.sheet, source=path.name, run=None, error=error)
+    return GradingRecord(
+        sheet=rubric.sheet, file_name=hand_in_name(path), folder=folder_name(hand_in_name(path)),
+        content_sha256=digest,
+        rubric_sha256=context.rubric_sha256, engine_version=ENGINE_VERSION, status="done", started_at=started,
+        finished_at=datetime.now(UTC), main_file=None, main_file_reason="", submitted_at=None, time_source=None,
+        time_explanation="", late=False, minutes_late=0.0, days_late=0, late_factor=1.0, lateness_message="",
+        auto_points=0.0, pending_manual=grade.pending_manual, max_points=rubric.max_points, error=None,
+        sandbox=context.sandbox.name, protections_off=list(context.protections_off), questions=grade.questions)
+
+
+def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime) -> GradingRecord:
+    rubric = context.loaded.rubric
+    record = _empty_record(path, digest, context, started, "not graded yet")
+    flags: list[FlagRecord] = record.flags
+
+    parsed = parse_submission_name(path.name, rubric.naming)
+    flags.extend(FlagRecord(f.code, f.message) for f in parsed.problems)
+
+    arrived = submission_time(path, context.manifest)
+    lateness = assess_lateness(arrived, rubric.deadline, rubric.late_policy)
+    record.submitted_at, record.time_source, record.time_explanation = arrived.time, arrived.source, arrived.explanation
+    record.late, record.minutes_late, record.days_late = lateness.late, lateness.minutes_late, lateness.days_late
+    record.late_factor, record.lateness_message = lateness.factor, lateness.message
+    if (late := lateness.flag()) is not None:
+        flags.append(FlagRecord(late.code, late.message))
+
+    files_dir = context.out / record.folder / "files"
+    if files_dir.exists():
+        shutil.rmtree(files_dir)  # ours, from an earlier grading of this hand-in
+    try:
+        extracted = extract_submission(path, files_dir, sheet_hint=sheet_number(rubric.sheet))
+    except IntakeError as exc:
+        flags.append(FlagRecord(exc.flag.code, exc.flag.message))
+        record.students = _team_students(parsed.students, [])
+        return _finish(record, _not_graded(context, path, exc.message))
+
+    flags.extend(FlagRecord(f.code, f.message) for f in extracted.flags)
+    record.main_file, record.main_file_reason = extracted.main_file, extracted.main_file_reason
+    record.ignored_entries = [f"{entry.name}: {entry.reason}" for entry in extracted.ignored]
+    record.written_answers = list(extracted.written_answers)
+
+    declared, team_source = _declared_team(files_dir, extracted.main_file, extracted.written_answers, record.notes)
+    if team_source is not None:
+        flags.extend(FlagRecord(f.code, f.message) for f in compare_team(parsed.students, declared, team_source))
+    record.students = _team_students(parsed.students, declared)
+
+    if extracted.main_file is None:
+        return _finish(record, _not_graded(context, path, extracted.main_file_reason))
+    grade = grade_file(files_dir / extracted.main_file, rubric.questions, context.plans, sheet=rubric.sheet,
+                       sandbox=context.sandbox, settings=context.settings, files_dir=files_dir)
+    if grade.error and grade.run is None:
+        flags.append(FlagRecord("broken_notebook", f"'{extracted.main_file}' cannot be run: {grade.error}"))
+    flags.extend(run_flags(grade.run))
+    return _finish(record, grade)
+
+
+def _not_graded(context: _Context, path: Path, reason: str) -> SubmissionGrade:
+    rubric = context.loaded.rubric
+    return judge(rubric.questions, context.plans, {}, sheet=rubric.sheet, source=path.name, run=None, error=reason)
+
+
+def _finish(record: GradingRecord, grade: SubmissionGrade) -> GradingRecord:
+    record.questions = grade.questions
+    record.auto_points, record.pending_manual, record.max_points = grade.auto_points, grade.pending_manual, \
+        grade.max_points
+    record.error = grade.error
+    record.notes.extend(grade.notes)
+    if grade.run is not None:
+        record.notes.extend(grade.run.problems)
+        record.failed_cells = [FailedCell(c.label, c.status, (c.error or "")[-_CELL_ERROR_CHARS:])
+                               for c in grade.run.failed_cells]
+    record.finished_at = datetime.now(UTC)
+    return record
+
+
+def run_flags(run: RunReport | None) -> list[FlagRecord]:
+    """timeout / memory / crash flags from what happened to the hand-in's code in the sandbox."""
+    if run is None:
+        return []
+    flags: list[FlagRecord] = []
+    for cell in sorted(run.cells.values(), key=lambda c: c.index):
+        if cell.status == "timeout":
+            flags.append(FlagRecord("timeout", f"cell {cell.label}: {cell.error or 'killed at the time limit'}"))
+        elif cell.status == "memory":
+            flags.append(FlagRecord("memory", f"cell {cell.label} ran out of memory: {cell.error or ''}".strip()))
+        elif cell.status in ("crashed", "exit"):
+            flags.append(FlagRecord("crash", f"cell {cell.label}: {cell.error or 'the worker died'}"))
+    killed = [r.key for r in run.replies.values() if not r.ok and (r.error or "").startswith("the call was killed")]
+    if killed:
+        flags.append(FlagRecord("timeout", f"{len(killed)} check call(s) were killed at the time limit "
+                                           f"({', '.join(killed[:5])})"))
+    for problem in run.problems:
+        if "time limit" in problem:
+            flags.append(FlagRecord("timeout", problem))
+        elif "restarts" in problem or "did not start" in problem or "ended before" in problem:
+            flags.append(FlagRecord("crash", problem))
+    return flags
+
+
+# --- team -------------------------------------------------------------------------------------------------
+
+
+def _declared_team(files_dir: Path, main_file: str | None, written: Sequence[str],
+                   notes: list[str]) -> tuple[list[TeamMember], str | None]:
+    """The team the hand-in declares and the file it was read from: the main file first, then written answers
+    (text before PDF). (…, None) when no file could be read, so there is nothing to compare."""
+    candidates = ([main_file] if main_file else []) + [w for w in written if not w.lower().endswith(".pdf")] \
+        + [w for w in written if w.lower().endswith(".pdf")]
+    first_read: str | None = None
+    for relative in candidates:
+        path = files_dir / relative
+        try:
+            members = _pdf_team(path) if path.suffix.lower() == ".pdf" else read_team_info(path)
+        except ValueError as exc:
+            notes.append(f"team information: {exc}")
+            continue
+        if members:
+            return members, f"'{relative}'"
+        first_read = first_read or f"'{relative}'"
+    return [], first_read
+
+
+def _pdf_team(path: Path) -> list[TeamMember]:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(path)
+        text = "\n".join(page.extract_text() or "" for page in reader.pages[:_PDF_TEAM_PAGES])
+    except (PyPdfError, OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"cannot read team information from '{path.name}': not a readable PDF ({exc})") from None
+    return parse_team_text(text)
+
+
+def _team_students(named: Sequence[Student], declared: Sequence[TeamMember]) -> list[StudentRecord]:
+    """The file name's students, completed (full name, email) from the declared team; then declared extras."""
+    unused = list(declared)
+    students = []
+    for student in named:
+        match = None
+        if student.student_id:
+            match = next((m for m in unused if m.student_id and _same_id(m.student_id, student.student_id)), None)
+        if match is None and student.name:
+            match = next((m for m in unused if m.name and names_match(m.name, student.name)), None)
+        if match is None:
+            students.append(StudentRecord(student.student_id, student.name, None, "file name"))
+            continue
+        unused.remove(match)
+        students.append(StudentRecord(student.student_id or match.student_id, match.name or student.name,
+                                      match.email, "file name and hand-in"))
+    students.extend(StudentRecord(m.student_id, m.name, m.email, "hand-in only") for m in unused)
+    return students
+
+
+def _same_id(first: str, second: str) -> bool:
+    return re.sub(r"\s", "", first).casefold() == re.sub(r"\s", "", second).casefold()
+
+
+# --- setup ------------------------------------------------------------------------------------------------
+
+
+def _load_rubric(options: BatchOptions) -> LoadedRubric:
+    try:
+        return load_rubric(find_rubric(options.sheet, Path(options.course)), course_root=Path(options.course))
+    except (FileNotFoundError, RubricError) as exc:
+        raise BatchError(str(exc)) from None
+
+
+def _read_manifest(options: BatchOptions, loaded: LoadedRubric) -> dict[str, datetime] | None:
+    path = options.manifest or Path(options.hand_ins) / MANIFEST_NAME
+    if options.manifest is None and not path.exists():
+        return None
+    try:
+        return read_manifest(path, loaded.rubric.deadline.time_zone)
+    except (ManifestError, FileNotFoundError) as exc:
+        raise BatchError(str(exc)) from None
+
+
+def _find_sandbox(unsafe_no_sandbox: bool) -> Sandbox:
+    try:
+        return find_sandbox(require=not unsafe_no_sandbox)
+    except SandboxUnavailable as exc:
+        raise BatchError(f"{exc}. Student code is only run inside bubblewrap; pass --unsafe-no-sandbox to grade "
+                         "with the weaker process sandbox (every result will say so).") from None

@@ -1,0 +1,464 @@
+"""The gradebook: an SQLite file that keeps every grading of every hand-in, and the tutors' manual scores.
+
+The batch writes one grading per hand-in in one transaction, so a run that is killed leaves either the whole
+grading or nothing; the reports are rebuilt from here after every run. Manual scores are kept per hand-in
+(sheet + file name) and question/check, not per grading, so they survive a regrade. The schema is documented
+in docs/gradebook.md; bump SCHEMA_VERSION when it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader.checks.plan import CheckResult
+from grader.grading import QuestionScore
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id             INTEGER PRIMARY KEY,
+    sheet          TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,
+    status         TEXT NOT NULL CHECK (status IN ('running', 'finished', 'interrupted', 'failed')),
+    input_dir      TEXT NOT NULL,
+    rubric_sha256  TEXT NOT NULL,
+    engine_version TEXT NOT NULL,
+    sandbox        TEXT NOT NULL,
+    jobs           INTEGER NOT NULL,
+    forced         INTEGER NOT NULL,
+    graded         INTEGER NOT NULL DEFAULT 0,
+    skipped        INTEGER NOT NULL DEFAULT 0,
+    failed         INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id         INTEGER PRIMARY KEY,
+    sheet      TEXT NOT NULL,
+    file_name  TEXT NOT NULL,
+    folder     TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    UNIQUE (sheet, file_name)
+);
+CREATE TABLE IF NOT EXISTS gradings (
+    id                INTEGER PRIMARY KEY,
+    submission_id     INTEGER NOT NULL REFERENCES submissions(id),
+    run_id            INTEGER NOT NULL REFERENCES runs(id),
+    content_sha256    TEXT NOT NULL,
+    rubric_sha256     TEXT NOT NULL,
+    engine_version    TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('done', 'error')),
+    started_at        TEXT NOT NULL,
+    finished_at       TEXT NOT NULL,
+    seconds           REAL NOT NULL,
+    main_file         TEXT,
+    main_file_reason  TEXT NOT NULL,
+    submitted_at      TEXT,
+    time_source       TEXT,
+    time_explanation  TEXT NOT NULL,
+    late              INTEGER NOT NULL,
+    minutes_late      REAL NOT NULL,
+    days_late         INTEGER NOT NULL,
+    late_factor       REAL NOT NULL,
+    lateness_message  TEXT NOT NULL,
+    auto_points       REAL NOT NULL,
+    pending_manual    REAL NOT NULL,
+    max_points        REAL NOT NULL,
+    error             TEXT,
+    sandbox           TEXT NOT NULL,
+    protections_off   TEXT NOT NULL,
+    flags             TEXT NOT NULL,
+    notes             TEXT NOT NULL,
+    failed_cells      TEXT NOT NULL,
+    ignored_entries   TEXT NOT NULL,
+    written_answers   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gradings_by_submission ON gradings (submission_id, id);
+CREATE TABLE IF NOT EXISTS students (
+    grading_id INTEGER NOT NULL REFERENCES gradings(id),
+    position   INTEGER NOT NULL,
+    student_id TEXT,
+    name       TEXT,
+    email      TEXT,
+    source     TEXT NOT NULL,
+    PRIMARY KEY (grading_id, position)
+);
+CREATE TABLE IF NOT EXISTS question_scores (
+    grading_id  INTEGER NOT NULL REFERENCES gradings(id),
+    position    INTEGER NOT NULL,
+    question_id TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    points      REAL NOT NULL,
+    max_points  REAL NOT NULL,
+    bonus       INTEGER NOT NULL,
+    PRIMARY KEY (grading_id, question_id)
+);
+CREATE TABLE IF NOT EXISTS check_results (
+    grading_id  INTEGER NOT NULL REFERENCES gradings(id),
+    position    INTEGER NOT NULL,
+    question_id TEXT NOT NULL,
+    check_id    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    visibility  TEXT NOT NULL,
+    points      REAL NOT NULL,
+    max_points  REAL NOT NULL,
+    status      TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    hints       TEXT NOT NULL,
+    description TEXT NOT NULL,
+    PRIMARY KEY (grading_id, question_id, check_id)
+);
+CREATE TABLE IF NOT EXISTS manual_scores (
+    id             INTEGER PRIMARY KEY,
+    sheet          TEXT NOT NULL,
+    file_name      TEXT NOT NULL,
+    question_id    TEXT NOT NULL,
+    check_id       TEXT NOT NULL,
+    points         REAL NOT NULL,
+    comment        TEXT NOT NULL DEFAULT '',
+    tutor          TEXT NOT NULL,
+    entered_at     TEXT NOT NULL,
+    content_sha256 TEXT
+);
+CREATE INDEX IF NOT EXISTS manual_by_submission ON manual_scores (sheet, file_name, question_id, check_id, id);
+"""
+
+
+class GradebookError(RuntimeError):
+    """A gradebook file that cannot be used (another program's database, a newer schema)."""
+
+
+@dataclass(frozen=True)
+class FlagRecord:
+    """A stored flag: intake's codes (naming, late, zip_bomb, ...) and the batch's (timeout, crash, ...)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StudentRecord:
+    student_id: str | None
+    name: str | None
+    email: str | None
+    source: str  # "file name", "file name and hand-in", "hand-in only"
+
+
+@dataclass(frozen=True)
+class FailedCell:
+    label: str
+    status: str
+    error: str
+
+
+@dataclass
+class GradingRecord:
+    """Everything the batch learned about one hand-in in one grading: what the store keeps."""
+
+    sheet: str
+    file_name: str
+    folder: str  # the hand-in's output folder name under OUT
+    content_sha256: str
+    rubric_sha256: str
+    engine_version: str
+    status: str  # done: the result stands (it may say the hand-in is broken); error: the grader failed, retry
+    started_at: datetime
+    finished_at: datetime
+    main_file: str | None
+    main_file_reason: str
+    submitted_at: datetime | None
+    time_source: str | None
+    time_explanation: str
+    late: bool
+    minutes_late: float
+    days_late: int
+    late_factor: float
+    lateness_message: str
+    auto_points: float
+    pending_manual: float
+    max_points: float
+    error: str | None
+    sandbox: str
+    protections_off: list[str] = field(default_factory=list)
+    flags: list[FlagRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failed_cells: list[FailedCell] = field(default_factory=list)
+    ignored_entries: list[str] = field(default_factory=list)
+    written_answers: list[str] = field(default_factory=list)
+    students: list[StudentRecord] = field(default_factory=list)
+    questions: list[QuestionScore] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class ManualScore:
+    question_id: str
+    check_id: str
+    points: float
+    comment: str
+    tutor: str
+    entered_at: datetime
+    content_sha256: str | None  # the hand-in's content when the score was given
+
+
+@dataclass
+class StoredResult:
+    """The latest grading of one hand-in, with the manual scores entered for it."""
+
+    grading_id: int
+    run_id: int
+    record: GradingRecord
+    manual: dict[tuple[str, str], ManualScore] = field(default_factory=dict)
+
+    def manual_score(self, check: CheckResult) -> ManualScore | None:
+        return self.manual.get((check.question_id, check.check_id)) if check.status == "pending" else None
+
+    def question_points(self, question: QuestionScore) -> float:
+        """Auto points plus the manual points entered for the question's tutor checks."""
+        manual = sum(score.points for c in question.checks if (score := self.manual_score(c)) is not None)
+        return round(question.points + manual, 6)
+
+    @property
+    def manual_points(self) -> float:
+        return round(sum(s.points for q in self.record.questions for c in q.checks
+                         if (s := self.manual_score(c)) is not None), 6)
+
+    @property
+    def manual_pending(self) -> float:
+        """Points of tutor checks that nobody has scored yet."""
+        return round(sum(c.max_points for q in self.record.questions for c in q.checks
+                         if c.status == "pending" and self.manual_score(c) is None), 6)
+
+    @property
+    def total(self) -> float:
+        """Auto plus manual points, times the late factor."""
+        return round((self.record.auto_points + self.manual_points) * self.record.late_factor, 6)
+
+
+class Gradebook:
+    """One SQLite gradebook file. Use from one thread; every write is its own committed transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Gradebook:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(path, timeout=30)
+            db.row_factory = sqlite3.Row
+            # WAL: readers (a tutor's sqlite3 shell) never block the batch; a killed writer loses only
+            # the transaction it was in.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(_SCHEMA)
+            found = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if found is None:
+                with db:
+                    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(found["value"]) != SCHEMA_VERSION:
+                raise GradebookError(f"{path}: gradebook schema version {found['value']}, this grader reads "
+                                     f"version {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise GradebookError(f"{path}: not a usable gradebook ({exc})") from None
+        return cls(db, path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:
+            yield self._db
+
+    # --- runs -------------------------------------------------------------------------------------
+
+    def start_run(self, *, sheet: str, input_dir: str, rubric_sha256: str, engine_version: str, sandbox: str,
+                  jobs: int, forced: bool) -> int:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (sheet, started_at, status, input_dir, rubric_sha256, engine_version, sandbox,"
+                " jobs, forced) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (sheet, _now(), input_dir, rubric_sha256, engine_version, sandbox, jobs, int(forced)))
+            return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, *, status: str, graded: int, skipped: int, failed: int) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET finished_at = ?, status = ?, graded = ?, skipped = ?, failed = ? WHERE id = ?",
+                       (_now(), status, graded, skipped, failed, run_id))
+
+    def runs(self) -> list[sqlite3.Row]:
+        return self._db.execute("SELECT * FROM runs ORDER BY id").fetchall()
+
+    # --- gradings ---------------------------------------------------------------------------------
+
+    def is_current(self, sheet: str, file_name: str, *, content_sha256: str, rubric_sha256: str,
+                   engine_version: str) -> bool:
+        """True when the latest grading of this hand-in is done and used this content, rubric and engine."""
+        row = self._db.execute(
+            "SELECT g.status, g.content_sha256, g.rubric_sha256, g.engine_version FROM gradings g"
+            " JOIN submissions s ON s.id = g.submission_id WHERE s.sheet = ? AND s.file_name = ?"
+            " ORDER BY g.id DESC LIMIT 1", (sheet, file_name)).fetchone()
+        return row is not None and row["status"] == "done" and (row["content_sha256"], row["rubric_sha256"],
+                                                                 row["engine_version"]) == (
+            content_sha256, rubric_sha256, engine_version)
+
+    def record(self, run_id: int, record: GradingRecord) -> int:
+        """Store one grading in one transaction; returns its id."""
+        r = record
+        with self._transaction() as db:
+            db.execute("INSERT INTO submissions (sheet, file_name, folder, first_seen) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (sheet, file_name) DO UPDATE SET folder = excluded.folder",
+                       (r.sheet, r.file_name, r.folder, _now()))
+            submission_id = db.execute("SELECT id FROM submissions WHERE sheet = ? AND file_name = ?",
+                                       (r.sheet, r.file_name)).fetchone()["id"]
+            cursor = db.execute(
+                "INSERT INTO gradings (submission_id, run_id, content_sha256, rubric_sha256, engine_version, status,"
+                " started_at, finished_at, seconds, main_file, main_file_reason, submitted_at, time_source,"
+                " time_explanation, late, minutes_late, days_late, late_factor, lateness_message, auto_points,"
+                " pending_manual, max_points, error, sandbox, protections_off, flags, notes, failed_cells,"
+                " ignored_entries, written_answers)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (submission_id, run_id, r.content_sha256, r.rubric_sha256, r.engine_version, r.status,
+                 _iso(r.started_at), _iso(r.finished_at), r.seconds, r.main_file, r.main_file_reason,
+                 _iso(r.submitted_at) if r.submitted_at else None, r.time_source, r.time_explanation, int(r.late),
+                 r.minutes_late, r.days_late, r.late_factor, r.lateness_message, r.auto_points, r.pending_manual,
+                 r.max_points, r.error, r.sandbox, _json(r.protections_off),
+                 _json([[f.code, f.message] for f in r.flags]), _json(r.notes),
+                 _json([[c.label, c.status, c.error] for c in r.failed_cells]), _json(r.ignored_entries),
+                 _json(r.written_answers)))
+            grading_id = int(cursor.lastrowid)
+            db.executemany(
+                "INSERT INTO students (grading_id, position, student_id, name, email, source) VALUES (?, ?, ?, ?, ?, ?)",
+                [(grading_id, i, s.student_id, s.name, s.email, s.source) for i, s in enumerate(r.students)])
+            db.executemany(
+                "INSERT INTO question_scores (grading_id, position, question_id, title, points, max_points, bonus)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(grading_id, i, q.question_id, q.title, q.points, q.max_points, int(q.bonus))
+                 for i, q in enumerate(r.questions)])
+            db.executemany(
+                "INSERT INTO check_results (grading_id, position, question_id, check_id, kind, visibility, points,"
+                " max_points, status, message, hints, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(grading_id, i, c.question_id, c.check_id, c.kind, c.visibility, c.points, c.max_points, c.status,
+                  c.message, _json(c.hints), c.description)
+                 for i, c in enumerate(c for q in r.questions for c in q.checks)])
+        return grading_id
+
+    def grading_count(self, sheet: str, file_name: str | None = None) -> int:
+        """How many gradings were stored (for one hand-in, or for the whole sheet)."""
+        query = "SELECT COUNT(*) FROM gradings g JOIN submissions s ON s.id = g.submission_id WHERE s.sheet = ?"
+        params: tuple = (sheet,)
+        if file_name is not None:
+            query += " AND s.file_name = ?"
+            params += (file_name,)
+        return int(self._db.execute(query, params).fetchone()[0])
+
+    def results(self, sheet: str) -> list[StoredResult]:
+        """The latest grading of every hand-in of the sheet, in file-name order, with its manual scores."""
+        rows = self._db.execute(
+            "SELECT g.*, s.sheet, s.file_name, s.folder FROM gradings g JOIN submissions s ON s.id = g.submission_id"
+            " WHERE s.sheet = ? AND g.id = (SELECT MAX(id) FROM gradings WHERE submission_id = s.id)"
+            " ORDER BY s.file_name", (sheet,)).fetchall()
+        manual = self._manual_scores(sheet)
+        return [StoredResult(grading_id=row["id"], run_id=row["run_id"], record=self._load(row),
+                             manual=manual.get(row["file_name"], {})) for row in rows]
+
+    def _load(self, row: sqlite3.Row) -> GradingRecord:
+        grading_id = row["id"]
+        checks: dict[str, list[CheckResult]] = {}
+        for c in self._db.execute("SELECT * FROM check_results WHERE grading_id = ? ORDER BY position", (grading_id,)):
+            checks.setdefault(c["question_id"], []).append(CheckResult(
+                question_id=c["question_id"], check_id=c["check_id"], kind=c["kind"], visibility=c["visibility"],
+                points=c["points"], max_points=c["max_points"], status=c["status"], message=c["message"],
+                hints=json.loads(c["hints"]), description=c["description"]))
+        questions = [QuestionScore(question_id=q["question_id"], title=q["title"], points=q["points"],
+                                   max_points=q["max_points"], bonus=bool(q["bonus"]),
+                                   checks=checks.get(q["question_id"], []))
+                     for q in self._db.execute("SELECT * FROM question_scores WHERE grading_id = ? ORDER BY position",
+                                               (grading_id,))]
+        students = [StudentRecord(s["student_id"], s["name"], s["email"], s["source"])
+                    for s in self._db.execute("SELECT * FROM students WHERE grading_id = ? ORDER BY position",
+                                              (grading_id,))]
+        return GradingRecord(
+            sheet=row["sheet"], file_name=row["file_name"], folder=row["folder"],
+            content_sha256=row["content_sha256"], rubric_sha256=row["rubric_sha256"],
+            engine_version=row["engine_version"], status=row["status"],
+            started_at=datetime.fromisoformat(row["started_at"]), finished_at=datetime.fromisoformat(row["finished_at"]),
+            main_file=row["main_file"], main_file_reason=row["main_file_reason"],
+            submitted_at=datetime.fromisoformat(row["submitted_at"]) if row["submitted_at"] else None,
+            time_source=row["time_source"], time_explanation=row["time_explanation"], late=bool(row["late"]),
+            minutes_late=row["minutes_late"], days_late=row["days_late"], late_factor=row["late_factor"],
+            lateness_message=row["lateness_message"], auto_points=row["auto_points"],
+            pending_manual=row["pending_manual"], max_points=row["max_points"], error=row["error"],
+            sandbox=row["sandbox"], protections_off=json.loads(row["protections_off"]),
+            flags=[FlagRecord(code, message) for code, message in json.loads(row["flags"])],
+            notes=json.loads(row["notes"]),
+            failed_cells=[FailedCell(*cell) for cell in json.loads(row["failed_cells"])],
+            ignored_entries=json.loads(row["ignored_entries"]), written_answers=json.loads(row["written_answers"]),
+            students=students, questions=questions)
+
+    # --- manual scores ----------------------------------------------------------------------------
+
+    def add_manual_score(self, sheet: str, file_name: str, question_id: str, check_id: str, points: float, *,
+                         tutor: str, comment: str = "") -> None:
+        """Score a tutor check of a graded hand-in; a later score for the same check replaces it in reports."""
+        latest = [r for r in self.results(sheet) if r.record.file_name == file_name]
+        if not latest:
+            raise KeyError(f"{self.path}: no graded hand-in {file_name!r} for {sheet}")
+        record = latest[0].record
+        check = next((c for q in record.questions for c in q.checks
+                      if (c.question_id, c.check_id) == (question_id, check_id)), None)
+        if check is None:
+            raise KeyError(f"{self.path}: {file_name!r} has no check {question_id}/{check_id}")
+        if check.status != "pending":
+            raise ValueError(f"{question_id}/{check_id} of {file_name!r} is graded automatically, not by a tutor")
+        if not 0 <= points <= check.max_points:
+            raise ValueError(f"{question_id}/{check_id}: {points:g} points is outside 0..{check.max_points:g}")
+        with self._transaction() as db:
+            db.execute("INSERT INTO manual_scores (sheet, file_name, question_id, check_id, points, comment, tutor,"
+                       " entered_at, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (sheet, file_name, question_id, check_id, points, comment, tutor, _now(),
+                        record.content_sha256))
+
+    def _manual_scores(self, sheet: str) -> dict[str, dict[tuple[str, str], ManualScore]]:
+        found: dict[str, dict[tuple[str, str], ManualScore]] = {}
+        # Ascending id: the latest score for a check overwrites earlier ones.
+        for row in self._db.execute("SELECT * FROM manual_scores WHERE sheet = ? ORDER BY id", (sheet,)):
+            found.setdefault(row["file_name"], {})[(row["question_id"], row["check_id"])] = ManualScore(
+                question_id=row["question_id"], check_id=row["check_id"], points=row["points"],
+                comment=row["comment"], tutor=row["tutor"], entered_at=datetime.fromisoformat(row["entered_at"]),
+                content_sha256=row["content_sha256"])
+        return found
+
+
+def _now() -> str:
+    return _iso(datetime.now(UTC))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)

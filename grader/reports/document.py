@@ -1,0 +1,109 @@
+"""A tiny document model (headings, paragraphs, lists, preformatted text) written as Markdown or as HTML.
+
+Feedback is built once as blocks and rendered twice, so feedback.md and feedback.html always say the same.
+Text is plain; `backticks` become code in both outputs. Everything is escaped for HTML: messages quote
+student code and output.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Items:
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Preformatted:
+    text: str
+
+
+Block = Heading | Paragraph | Items | Preformatted
+
+
+@dataclass
+class Document:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def heading(self, level: int, text: str) -> None:
+        self.blocks.append(Heading(level, text))
+
+    def paragraph(self, text: str) -> None:
+        self.blocks.append(Paragraph(text))
+
+    def items(self, items: list[str]) -> None:
+        if items:
+            self.blocks.append(Items(items))
+
+    def preformatted(self, text: str) -> None:
+        self.blocks.append(Preformatted(text))
+
+
+def to_markdown(document: Document) -> str:
+    parts = [f"# {_one_line(document.title)}"]
+    for block in document.blocks:
+        if isinstance(block, Heading):
+            parts.append(f"{'#' * (block.level + 1)} {_one_line(block.text)}")
+        elif isinstance(block, Paragraph):
+            parts.append(block.text)
+        elif isinstance(block, Items):
+            parts.append("\n".join("- " + item.replace("\n", "\n  ") for item in block.items))
+        else:
+            fence = "````" if "```" in block.text else "```"
+            parts.append(f"{fence}\n{block.text}\n{fence}")
+    return "\n\n".join(parts) + "\n"
+
+
+def to_html(document: Document) -> str:
+    body = [f"<h1>{_inline(document.title)}</h1>"]
+    for block in document.blocks:
+        if isinstance(block, Heading):
+            level = min(block.level + 1, 6)
+            body.append(f"<h{level}>{_inline(block.text)}</h{level}>")
+        elif isinstance(block, Paragraph):
+            body.append(f"<p>{_inline(block.text)}</p>")
+        elif isinstance(block, Items):
+            body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>")
+        else:
+            body.append(f"<pre>{html.escape(block.text)}</pre>")
+    return page(document.title, "\n".join(body))
+
+
+def page(title: str, body: str) -> str:
+    """A self-contained HTML page (no scripts, no external resources)."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text)
+    return _CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", escaped).replace("\n", "<br>")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.4}"
+          "pre{background:#f4f4f4;padding:.6em;overflow-x:auto;white-space:pre-wrap}"
+          "code{background:#f4f4f4;padding:0 .2em}table{border-collapse:collapse}"
+          "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+          ".flagged{background:#fff3f0}.ok{color:#060}.bad{color:#a00}")

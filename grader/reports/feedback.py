@@ -1,0 +1,105 @@
+"""feedback.md / feedback.html for one team: points per question, what each check found, the model answers.
+
+Public checks show their message and hints; hidden checks say only whether they passed, so a resubmission
+cannot be tuned to them. Model answers appear once the rubric's deadline has passed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from grader.checks.plan import CheckResult
+from grader.gradebook import StoredResult
+from grader.model_answers import SheetAnswers
+from grader.reports.document import Document
+from grader.rubric.models import ManualCheck, Rubric
+
+_STATUS_WORDS = {"passed": "passed", "failed": "failed", "error": "could not be checked"}
+
+
+def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswers | None, *,
+                      now: datetime) -> Document:
+    record = result.record
+    doc = Document(f"{rubric.title}: feedback for {record.file_name}")
+    if record.students:
+        doc.paragraph("Team: " + "; ".join(_student(s.name, s.student_id) for s in record.students))
+    doc.paragraph(_points_sentence(result))
+    if record.error:
+        doc.paragraph(f"Not graded automatically: {record.error}")
+    if record.lateness_message:
+        doc.paragraph(f"Hand-in time: {record.lateness_message}. {record.time_explanation}".strip())
+    if record.main_file_reason:
+        doc.paragraph(f"Graded file: {record.main_file_reason}")
+    if record.flags:
+        doc.heading(1, "Flags for the tutors")
+        doc.items([f"{flag.code}: {flag.message}" for flag in record.flags])
+    if record.failed_cells:
+        doc.heading(1, "Cells that failed")
+        for cell in record.failed_cells:
+            doc.paragraph(f"Cell {cell.label}: {cell.status}")
+            if cell.error:
+                doc.preformatted(cell.error)
+    if record.ignored_entries:
+        doc.heading(1, "Files not unpacked")
+        doc.items(record.ignored_entries)
+    if record.protections_off:
+        doc.paragraph(f"Note: this hand-in was run without bubblewrap ({record.sandbox} sandbox); protections "
+                      f"off: {', '.join(record.protections_off)}.")
+
+    show_answers = answers is not None and now >= rubric.deadline.instant()
+    if answers is not None and not show_answers:
+        doc.paragraph(f"Model answers are shown here after the deadline, {rubric.deadline.describe()}.")
+    manual_checks = {(q.id, c.id): c for q in rubric.questions for c in q.checks if isinstance(c, ManualCheck)}
+    for question in record.questions:
+        bonus = " (bonus)" if question.bonus else ""
+        title = f" {question.title}" if question.title else ""
+        doc.heading(1, f"{question.question_id}{title}: {result.question_points(question):g} of "
+                       f"{question.max_points:g} points{bonus}")
+        shown_answers: set[str] = set()
+        for check in question.checks:
+            _check_lines(doc, result, check)
+            spec = manual_checks.get((check.question_id, check.check_id))
+            key = (spec.answer if spec is not None and spec.answer else check.question_id)
+            if show_answers and spec is not None and key not in shown_answers and key in answers.questions:
+                shown_answers.add(key)
+                doc.paragraph(f"Model answer: {answers.questions[key].model_answer}")
+    return doc
+
+
+def _check_lines(doc: Document, result: StoredResult, check: CheckResult) -> None:
+    points = f"{check.points:g}/{check.max_points:g}"
+    if check.status == "pending":
+        manual = result.manual_score(check)
+        if manual is None:
+            doc.paragraph(f"{check.check_id}: to be graded by a tutor ({check.max_points:g} points).")
+        else:
+            comment = f" {manual.comment}" if manual.comment else ""
+            doc.paragraph(f"{check.check_id}: {manual.points:g}/{check.max_points:g} from your tutor.{comment}")
+        return
+    if check.visibility != "public":
+        doc.paragraph(f"{check.check_id}: hidden check {'passed' if check.passed else 'failed'} ({points}).")
+        return
+    first, _, rest = check.message.partition("\n")
+    doc.paragraph(f"{check.check_id}: {_STATUS_WORDS.get(check.status, check.status)} ({points}). {first}".rstrip())
+    if rest.strip():
+        doc.preformatted(rest.strip("\n"))
+    doc.items([f"Hint: {hint}" for hint in check.hints])
+
+
+def _points_sentence(result: StoredResult) -> str:
+    record = result.record
+    parts = [f"Points: {result.total:g} of {record.max_points:g}"]
+    if record.late_factor != 1.0:
+        parts.append(f" after the late penalty (×{record.late_factor:g} on "
+                     f"{record.auto_points + result.manual_points:g})")
+    parts.append(f". Automatically graded: {record.auto_points:g}")
+    if result.manual_points:
+        parts.append(f"; from your tutor: {result.manual_points:g}")
+    if result.manual_pending:
+        parts.append(f"; still to be graded by a tutor: {result.manual_pending:g}")
+    return "".join(parts) + "."
+
+
+def _student(name: str | None, student_id: str | None) -> str:
+    label = name or "(no name)"
+    return f"{label} ({student_id})" if student_id else label

@@ -1,0 +1,64 @@
+"""gradebook.csv: one row per student, because the course system grades students, not teams.
+
+Every member of a team gets the team's points. UTF-8 without a byte-order mark, comma-separated, one header
+row; question columns are named by question id in rubric order. Points are auto + manual points; `total`
+applies the late factor. Text that a spreadsheet would run as a formula (a student-chosen file name starting
+with '=', '+', '-' or '@') gets a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from grader.gradebook import StoredResult
+from grader.rubric.models import Rubric
+
+FIXED_COLUMNS = ["student_id", "name", "email", "team", "hand_in"]
+TOTAL_COLUMNS = ["auto_points", "manual_points", "manual_pending", "late", "late_factor", "total", "max_points",
+                 "status", "flags", "flag_details", "error"]
+
+
+def gradebook_rows(results: list[StoredResult], rubric: Rubric) -> list[dict[str, str]]:
+    rows = []
+    for result in results:
+        record = result.record
+        points = {q.question_id: result.question_points(q) for q in record.questions}
+        codes = list(dict.fromkeys(flag.code for flag in record.flags))
+        shared = {q.id: _number(points[q.id]) if q.id in points else "" for q in rubric.questions}
+        shared.update({
+            "team": record.folder, "hand_in": record.file_name,
+            "auto_points": _number(record.auto_points), "manual_points": _number(result.manual_points),
+            "manual_pending": _number(result.manual_pending), "late": "yes" if record.late else "no",
+            "late_factor": _number(record.late_factor), "total": _number(result.total),
+            "max_points": _number(record.max_points), "status": record.status, "flags": " ".join(codes),
+            "flag_details": " | ".join(f"{f.code}: {f.message}" for f in record.flags), "error": record.error or "",
+        })
+        students = record.students or [None]
+        for student in students:
+            rows.append({"student_id": (student.student_id if student else None) or "",
+                         "name": (student.name if student else None) or "",
+                         "email": (student.email if student else None) or "", **shared})
+    return [{key: _inert(value) for key, value in row.items()} for row in rows]
+
+
+def write_gradebook_csv(results: list[StoredResult], rubric: Rubric, path: Path) -> Path:
+    columns = FIXED_COLUMNS + [q.id for q in rubric.questions] + TOTAL_COLUMNS
+    clash = set(FIXED_COLUMNS + TOTAL_COLUMNS) & {q.id for q in rubric.questions}
+    if clash:
+        raise ValueError(f"question ids {sorted(clash)} clash with gradebook.csv column names")
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(gradebook_rows(results, rubric))
+    temporary.replace(path)
+    return path
+
+
+def _inert(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

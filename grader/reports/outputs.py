@@ -1,0 +1,75 @@
+"""Rebuild every output of a batch from the gradebook: per hand-in results.json and feedback, then
+gradebook.csv and summary.html. Run after every batch, so resumed runs and manual scores show up.
+
+Flags that need the whole batch (a student named in two hand-ins) are worked out here, from the stored
+students of every hand-in, and never stored: they change when hand-ins come and go.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from grader.gradebook import FlagRecord, StoredResult
+from grader.intake.naming import Student, find_duplicate_students
+from grader.model_answers import ModelAnswersError, SheetAnswers, load_model_answers
+from grader.reports.document import to_html, to_markdown
+from grader.reports.feedback import feedback_document
+from grader.reports.gradebook_csv import write_gradebook_csv
+from grader.reports.results_json import results_json
+from grader.reports.summary import write_summary
+from grader.rubric.load import LoadedRubric
+
+
+def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, *, now: datetime) -> list[Path]:
+    rubric = loaded.rubric
+    out = Path(out)
+    notes: list[str] = []
+    answers = _model_answers(loaded, notes)
+    results = with_batch_flags(results)
+    written: list[Path] = []
+    for result in results:
+        folder = out / result.record.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        written.append(_write(folder / "results.json",
+                              json.dumps(results_json(result, rubric), indent=2, ensure_ascii=False) + "\n"))
+        document = feedback_document(result, rubric, answers, now=now)
+        written.append(_write(folder / "feedback.md", to_markdown(document)))
+        written.append(_write(folder / "feedback.html", to_html(document)))
+    written.append(write_gradebook_csv(results, rubric, out / "gradebook.csv"))
+    written.append(write_summary(results, rubric, out / "summary.html", now=now, notes=notes))
+    return written
+
+
+def with_batch_flags(results: list[StoredResult]) -> list[StoredResult]:
+    """The results with `duplicate_student` flags for every student id named by more than one hand-in."""
+    duplicates = find_duplicate_students(
+        (r.record.file_name, [Student(s.name, s.student_id) for s in r.record.students]) for r in results)
+    updated = []
+    for result in results:
+        extra = [FlagRecord(f.code, f.message) for f in duplicates.get(result.record.file_name, [])]
+        if extra:
+            result = replace(result, record=replace(result.record, flags=[*result.record.flags, *extra]))
+        updated.append(result)
+    return updated
+
+
+def _model_answers(loaded: LoadedRubric, notes: list[str]) -> SheetAnswers | None:
+    name = loaded.rubric.model_answers
+    if not name:
+        return None
+    try:
+        return load_model_answers(Path(loaded.course_root) / name)
+    except ModelAnswersError as exc:
+        notes.append(f"model answers left out of the feedback: {exc}")
+        return None
+
+
+def _write(path: Path, text: str) -> Path:
+    # Write then rename: a reader never sees half a file, and a kill leaves the old one.
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return path
