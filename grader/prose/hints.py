@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.model_answers import count_sentences, count_words
-from grader.prose.textnorm import FUNCTION_WORDS, folded_words, same_word, stem
+from grader.prose.textnorm import STOPWORDS, folded_words, same_word, stem
 
 # Phrase words may be spread over this many answer words beyond the phrase's own length.
 _SPREAD = 3
@@ -122,7 +122,7 @@ def hint_for_answer(
 def phrase_in(phrase: str, answer: list[str]) -> bool:
     """Whether a phrasing occurs in the answer's folded words, words in any order, close together."""
     words = folded_words(phrase)
-    content = [w for w in words if w not in FUNCTION_WORDS] or words
+    content = [w for w in words if w not in STOPWORDS] or words
     if not content or not answer:
         return False
     variants = [content] + [content[:i] + [content[i] + content[i + 1]] + content[i + 2:] for i in range(len(content) - 1)]

@@ -42,6 +42,15 @@ DE_FUNCTION_WORDS = frozenset(
 )
 FUNCTION_WORDS = EN_FUNCTION_WORDS | DE_FUNCTION_WORDS
 
+# Words a phrasing may leave out or word differently without changing what it says
+# (folded spelling). Negations are not among them: "ohne Labels" is not "Labels".
+STOPWORDS = frozenset(
+    """a an the of to in on at by for from with as is are was were be been being and or
+    this that these those it its into via der die das den dem des ein eine einer einen
+    einem eines und oder ist sind wird werden wurde zu zum zur im am an auf von vom mit
+    fuer bei beim durch""".split()
+)
+
 # Endings by which inflected forms of one word differ (English and German, after folding).
 _INFLECTIONS = frozenset(
     """s es ed d ing ings er ers est en ern em e et t te ten tes ter st n nd nde nden ndes

@@ -141,3 +141,28 @@ def test_similar_answers_are_grouped() -> None:
 def test_similarity_threshold_is_checked() -> None:
     with pytest.raises(ValueError, match="threshold"):
         group_similar_answers({"a": "x"}, threshold=0)
+
+
+def test_negations_in_phrasings_count() -> None:
+    assert not _covers("The labels are given.", "ohne Labels")
+    assert _covers("Es lernt ganz ohne Labels.", "ohne Labels")
+    assert _covers("An encoder maps x to z.", "the encoder")  # articles may differ
+
+
+def test_course_model_answers_cover_their_own_key_points() -> None:
+    """On the bundled course's data: each model answer shows every key point it lists."""
+    from pathlib import Path
+
+    from grader.model_answers import load_model_answers
+
+    folder = Path(__file__).resolve().parents[2] / "reference" / "answers"
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        pytest.skip(f"{folder}: no model answers in this checkout")
+    for path in files:
+        for qid, model in load_model_answers(path).questions.items():
+            hint = hint_for_answer(model.model_answer, model.key_points, model.word_limit, model.cite_required)
+            assert hint.missing == [], f"{path.name} {qid}: model answer misses {hint.missing}"
+            assert not hint.over_limit
+            if model.cite_required:
+                assert hint.cites_source, f"{path.name} {qid}: model answer cites nothing"
