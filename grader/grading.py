@@ -11,7 +11,7 @@ from pathlib import Path
 from grader.checks.kinds import CHECK_KINDS, PlanContext
 from grader.checks.plan import CheckPlan, CheckResult
 from grader.execution.limits import ResourceLimits
-from grader.execution.program import Program, ProgramError, load_program
+from grader.execution.program import ProgramError, load_program
 from grader.execution.runner import ExecutionSettings, RunReport, run_program
 from grader.execution.sandbox import Sandbox
 from grader.rubric.load import LoadedRubric

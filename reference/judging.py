@@ -13,7 +13,8 @@ from grader.checks.inputs import GeneratedCase
 from grader.checks.plan import Evidence, JudgeVerdict
 from grader.execution.runner import Argument
 from reference import practical
-from reference.sheet02 import first_future_dependent_step, future_perturbations, kl_discrete
+from reference.judges import judge_online, judge_pq_asymmetric
+from reference.sheet02 import future_perturbations
 
 TEST_SET_SIZE = 512
 PROBE_BATCH, PROBE_STEPS = 2, 12
@@ -31,26 +32,7 @@ def _array(value, name: str) -> np.ndarray:
 # --- sheet 02, 3c: the student's own P and Q ------------------------------------------------------------
 
 def pq_show_asymmetry(evidence: Evidence) -> JudgeVerdict:
-    try:
-        p, q = (_array(evidence.values[name].value, name) for name in ("P", "Q"))
-    except ValueError as exc:
-        return JudgeVerdict(False, f"P and Q must be sequences of probabilities: {exc}")
-    for name, dist in (("P", p), ("Q", q)):
-        if dist.ndim != 1 or dist.size < 2:
-            return JudgeVerdict(False, f"{name} must be a 1-D distribution with at least 2 outcomes, "
-                                       f"got shape {dist.shape}")
-        if (dist < 0).any() or abs(dist.sum() - 1) > 1e-6:
-            return JudgeVerdict(False, f"{name} is not a probability distribution (entries ≥ 0 summing to 1; "
-                                       f"it sums to {dist.sum():.6g})")
-    if p.shape != q.shape:
-        return JudgeVerdict(False, f"P and Q have different numbers of outcomes ({p.size} and {q.size})")
-    forward, backward = float(kl_discrete(p, q)), float(kl_discrete(q, p))
-    if not (np.isfinite(forward) and np.isfinite(backward)):
-        return JudgeVerdict(False, "one of KL(P‖Q), KL(Q‖P) is infinite; choose P and Q with the same support")
-    if abs(forward - backward) <= 1e-6:
-        return JudgeVerdict(False, f"KL(P‖Q) = KL(Q‖P) = {forward:.6g} for your P and Q: they do not show the "
-                                   "asymmetry (mirror-image pairs never do)")
-    return JudgeVerdict(True, f"KL(P‖Q) = {forward:.4g} ≠ KL(Q‖P) = {backward:.4g}")
+    return JudgeVerdict(*judge_pq_asymmetric(evidence.values["P"].value, evidence.values["Q"].value))
 
 
 # --- sheet 11, 11.3: the student's trained models ------------------------------------------------------
@@ -140,8 +122,4 @@ def outputs_ignore_the_future(evidence: Evidence) -> JudgeVerdict:
     if outputs.ndim < 2 or outputs.shape[0] != PROBE_BATCH * PROBE_STEPS or outputs.shape[1] != PROBE_STEPS:
         return JudgeVerdict(False, f"the model must return per-step outputs (B, T, k); got shape {outputs.shape}")
     pieces = outputs.reshape(PROBE_STEPS, PROBE_BATCH, *outputs.shape[1:])
-    step = first_future_dependent_step(pieces[0], list(pieces[1:]), atol=1e-4)
-    if step is None:
-        return JudgeVerdict(True, "no output depends on later inputs: the model can run online")
-    return JudgeVerdict(False, f"the output at step {step} changes when only inputs after step {step} change: "
-                               "the model looks into the future and cannot classify online")
+    return JudgeVerdict(*judge_online(pieces[0], list(pieces[1:]), atol=1e-4))

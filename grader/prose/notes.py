@@ -106,7 +106,7 @@ def _is_fragment(word: str) -> bool:
     if word.casefold() in FUNCTION_WORDS:
         return False
     if len(word) >= 2 and word.isupper():
-        return False  # acronym: RNN, KL, VAE
+        return False  # an acronym in capitals
     if len(word) == 1 and word.isupper():
         return False  # variable: P, Q, D
     return True
