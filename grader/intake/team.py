@@ -222,7 +222,7 @@ def _code_text(code: str) -> str:
             variable = assignment.group(1)
             text = f"{variable.replace('_', ' ')}: {assignment.group(3)}"
             key = _KEY_VALUE_RE.match(text)
-            # `name = 'lstm'` is everyday code; only NAME = '...' (a constant) declares a person.
+            # `name = 'model'` is everyday code; only NAME = '...' (a constant) declares a person.
             if key and (not key.group("name") or variable.isupper()):
                 found.append((number, text))
                 assignment_lines.add(number)

@@ -119,7 +119,7 @@ def carve(
 
 
 def _formula_only(text: str) -> bool:
-    """Display maths and equation numbers, no words: "$$KL(...)$$", "(3)"."""
+    """Display maths and equation numbers, no words: "$$D(p, q)$$", "(3)"."""
     rest, had_math = strip_math(text)
     rest = re.sub(r"\(\s*\d{1,2}\s*\)", " ", rest)
     letters = [w for w in words(rest) if any(ch.isalpha() for ch in w)]
