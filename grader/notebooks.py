@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -22,6 +23,17 @@ ANSWER_PLACEHOLDER = "YOUR ANSWER HERE"
 
 class MarkupError(ValueError):
     """A master notebook whose solution markup is broken; names the cell."""
+
+
+def make_cell(kind: str, cell_id: str, question: str | None, role: str, source: str) -> nbformat.NotebookNode:
+    """A master cell with its markup; the fixed cell id keeps a rebuilt notebook byte-identical."""
+    if role not in ROLES:
+        raise MarkupError(f"cell {cell_id!r}: unknown role {role!r}")
+    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    cell = make(textwrap.dedent(source).strip("\n"))
+    cell.id = cell_id
+    cell.metadata["grader"] = {"id": cell_id, "question": question, "role": role}
+    return cell
 
 
 def cell_meta(cell: dict) -> dict:

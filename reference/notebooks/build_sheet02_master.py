@@ -10,11 +10,12 @@ prove that it scores full marks under rubrics/sheet02.yaml and agrees with refer
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import nbformat
 import yaml
+
+from grader.notebooks import make_cell
 
 MASTER_PATH = Path(__file__).with_name("sheet02_master.ipynb")
 ANSWERS = Path(__file__).resolve().parent.parent / "answers" / "sheet02.yaml"
@@ -104,31 +105,23 @@ def kl_gaussian_std_normal(mu, Sigma):
 ORDER = ["1a", "1b", "1c", "2a", "2b", "2c", "2d", "3a", "3b", "3c", "3d", "3e", "3f", "3g", "4a", "4b"]
 
 
-def _cell(kind: str, cell_id: str, question: str | None, role: str, source: str) -> nbformat.NotebookNode:
-    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-    cell = make(textwrap.dedent(source).strip("\n"))
-    cell.id = cell_id
-    cell.metadata["grader"] = {"id": cell_id, "question": question, "role": role}
-    return cell
-
-
 def build() -> nbformat.NotebookNode:
     answers = yaml.safe_load(ANSWERS.read_text(encoding="utf-8")) if ANSWERS.exists() else {}
     prose = answers.get("questions", answers) if isinstance(answers, dict) else {}
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells.append(_cell("markdown", "title", None, "text",
+    notebook.cells.append(make_cell("markdown", "title", None, "text",
                                 "# RGANN exercise sheet 02\nWrite your answers into the marked cells."))
-    notebook.cells.append(_cell("markdown", "team", None, "team", TEAM))
+    notebook.cells.append(make_cell("markdown", "team", None, "team", TEAM))
     for question in ORDER:
         entry = prose.get(question) if isinstance(prose, dict) else None
         text = entry.get("question", "") if isinstance(entry, dict) else ""
-        notebook.cells.append(_cell("markdown", f"q{question}", question, "text",
+        notebook.cells.append(make_cell("markdown", f"q{question}", question, "text",
                                     f"### Task {question[0]} ({question[1]})\n{text}".rstrip()))
         if question in CODE:
-            notebook.cells.append(_cell("code", f"code{question}", question, "solution", CODE[question]))
+            notebook.cells.append(make_cell("code", f"code{question}", question, "solution", CODE[question]))
         if isinstance(entry, dict) and entry.get("model_answer"):
-            notebook.cells.append(_cell("markdown", f"answer{question}", question, "answer",
+            notebook.cells.append(make_cell("markdown", f"answer{question}", question, "answer",
                                         "**Answer:**\n<!-- BEGIN SOLUTION -->\n"
                                         f"{entry['model_answer'].strip()}\n<!-- END SOLUTION -->"))
     return notebook

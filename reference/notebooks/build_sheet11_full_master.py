@@ -9,11 +9,12 @@ notebook that rubrics/sheet11.yaml grades and that the student template is made 
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import nbformat
 import yaml
+
+from grader.notebooks import make_cell
 
 HERE = Path(__file__).resolve().parent
 PRACTICAL = HERE / "sheet11_practical_master.ipynb"
@@ -42,30 +43,22 @@ def rnn_jacobian_J(z, activation):
 PROSE = ["11.1.1", "11.1.2", "11.2.1", "11.2.2", "11.2.3a", "11.2.3b"]
 
 
-def _cell(kind: str, cell_id: str, question: str | None, role: str, source: str) -> nbformat.NotebookNode:
-    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-    cell = make(textwrap.dedent(source).strip("\n"))
-    cell.id = cell_id
-    cell.metadata["grader"] = {"id": cell_id, "question": question, "role": role}
-    return cell
-
-
 def build() -> nbformat.NotebookNode:
     practical = nbformat.read(str(PRACTICAL), as_version=4)
     answers = yaml.safe_load(ANSWERS.read_text(encoding="utf-8"))["questions"]
     notebook = nbformat.v4.new_notebook()
     notebook.metadata = practical.metadata
     team = [c for c in practical.cells if c.metadata["grader"]["role"] == "team"]
-    notebook.cells.append(_cell("markdown", "title", None, "text", "# Exercise sheet 11: Sequence Modeling"))
+    notebook.cells.append(make_cell("markdown", "title", None, "text", "# Exercise sheet 11: Sequence Modeling"))
     notebook.cells.extend(team)
     for question in PROSE:
         entry = answers.get(question, {})
-        notebook.cells.append(_cell("markdown", f"q{question}", question, "text",
+        notebook.cells.append(make_cell("markdown", f"q{question}", question, "text",
                                     f"### {question}\n{entry.get('question', '')}".rstrip()))
         if question == "11.2.3a":
-            notebook.cells.append(_cell("code", "code11.2.3a", question, "solution", JACOBIAN))
+            notebook.cells.append(make_cell("code", "code11.2.3a", question, "solution", JACOBIAN))
             continue
-        notebook.cells.append(_cell("markdown", f"answer{question}", question, "answer",
+        notebook.cells.append(make_cell("markdown", f"answer{question}", question, "answer",
                                     "**Answer:**\n<!-- BEGIN SOLUTION -->\n"
                                     f"{entry['model_answer'].strip()}\n<!-- END SOLUTION -->"))
     notebook.cells.extend(c for c in practical.cells if c.metadata["grader"]["role"] != "team")
