@@ -63,6 +63,10 @@ THI = Member("Thi Nguyen", "2301011", "thi.nguyen@example.org")
 LUCA = Member("Luca Rossi", "2301012", "luca.rossi@example.org")
 
 
+# The registered mistakes in each sheet's "partial" example; the mutants file says which checks they lose.
+PARTIAL_MUTANTS = {"sheet02": ("forget-gate-no-derivative", "kl-log2")}
+
+
 def zip_name(team: list[Member], ending: str = ".zip") -> str:
     """`Surname_id_Surname_id.zip`, as the sheet's naming rule asks."""
     return "_".join(f"{m.name.split()[-1]}_{m.student_id}" for m in team) + ending
@@ -142,7 +146,7 @@ def sheet02_examples(course_root: Path = REPO) -> list[Example]:
     def handed_in(team: list[Member], notebook: nbformat.NotebookNode, name: str = "sheet02.ipynb") -> bytes:
         return make_zip({name: notebook_bytes(as_hand_in(notebook, team))})
 
-    partial = _mutated(master, course_root, "sheet02", ["forget-gate-no-derivative", "kl-log2"])
+    partial = _mutated(master, course_root, "sheet02", list(PARTIAL_MUTANTS["sheet02"]))
     broken_team = [LENA, EMRE]
     pdf_team = [THI, LUCA]
     pdf = make_pdf("RGANN sheet 02", pdf_team, [
