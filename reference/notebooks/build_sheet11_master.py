@@ -16,30 +16,22 @@ The given data cell is assembled from `reference.practical`, so the notebook's
 from __future__ import annotations
 
 import inspect
-import textwrap
 from pathlib import Path
 
 import nbformat
 
+from grader.notebooks import make_cell
 from reference import practical
 
 MASTER_PATH = Path(__file__).with_name("sheet11_practical_master.ipynb")
 
-ROLES = ("given", "solution", "answer", "team", "text")
 QUESTIONS = ("11.3a", "11.3b", "11.3c", "11.3d")
 
 
 def _cell(kind: str, cell_id: str, question: str | None, role: str, source: str) -> nbformat.NotebookNode:
-    if role not in ROLES:
-        raise ValueError(f"{__file__}: cell {cell_id!r} has unknown role {role!r}")
     if question is not None and question not in QUESTIONS:
         raise ValueError(f"{__file__}: cell {cell_id!r} has unknown question {question!r}")
-    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-    cell = make(textwrap.dedent(source).strip("\n"))
-    # A fixed cell id keeps the written file identical between runs of this script.
-    cell.id = cell_id
-    cell.metadata["grader"] = {"id": cell_id, "question": question, "role": role}
-    return cell
+    return make_cell(kind, cell_id, question, role, source)
 
 
 def _code(cell_id: str, question: str | None, role: str, source: str) -> nbformat.NotebookNode:
