@@ -57,6 +57,40 @@ def release(
         console.print(f"wrote {path}")
 
 
+@app.command()
+def grade(
+    hand_ins: Path = typer.Argument(..., help="Folder of hand-ins (zips, notebooks, ...; manifest.csv optional)."),
+    sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
+    out: Path = typer.Option(..., "--out", help="Output folder: gradebook, CSV, per-hand-in results, summary."),
+    course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Hand-ins graded at once (default: one per core)."),
+    force: bool = typer.Option(False, "--force", help="Regrade hand-ins whose file and rubric are unchanged."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Gradebook file (default: OUT/gradebook.db)."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="CMS manifest CSV with hand-in times "
+                                            "(default: HAND_INS/manifest.csv if present)."),
+    unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
+                                           help="Grade even when bubblewrap cannot run (weaker isolation)."),
+) -> None:
+    """Grade a folder of hand-ins in parallel; resumes where a stopped run ended. Exit 0, or 130 if interrupted."""
+    from grader.batch import BatchError, BatchOptions, run_batch
+
+    options = BatchOptions(hand_ins=hand_ins, sheet=sheet, out=out, course=course, jobs=jobs, force=force, db=db,
+                           manifest=manifest, unsafe_no_sandbox=unsafe_no_sandbox)
+    try:
+        summary = run_batch(options, console=console)
+    except BatchError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if summary.protections_off:
+        console.print(f"[yellow]sandbox:[/yellow] {summary.sandbox}, without bubblewrap; protections off: "
+                      + ", ".join(summary.protections_off))
+    console.print(f"graded {len(summary.graded)}, skipped {len(summary.skipped)} (unchanged), "
+                  f"with errors {len(summary.failed)}; gradebook {summary.db_path}; summary {out / 'summary.html'}")
+    if summary.interrupted:
+        console.print("[yellow]interrupted:[/yellow] run the same command again to grade the rest")
+        raise typer.Exit(130)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
