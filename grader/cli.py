@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from grader.selfcheck import SelfCheckError, run_self_check
 
@@ -27,6 +28,9 @@ def check(
     sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
     course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
     rubric: Optional[Path] = typer.Option(None, "--rubric", help="A released rubric file (<sheet>.public.json)."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write the checks as JUnit XML to this file."),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="Also append the table as Markdown to this file "
+                                           "(e.g. \"$GITHUB_STEP_SUMMARY\")."),
 ) -> None:
     """Run the public checks on your hand-in and show what passes. Exit 0 when all pass, 1 otherwise."""
     try:
@@ -35,6 +39,13 @@ def check(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     outcome.print(console)
+    if junit is not None:
+        from grader.junit import write_junit
+
+        console.print(f"wrote {write_junit(outcome.grade, junit, suite_name=f'{sheet}: {Path(path).name}')}")
+    if summary is not None:
+        with summary.open("a", encoding="utf-8") as handle:  # append: a job summary collects several steps
+            handle.write(outcome.markdown())
     raise typer.Exit(0 if outcome.all_public_passed else 1)
 
 
@@ -58,6 +69,43 @@ def release(
 
 
 @app.command()
+def selftest(
+    sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
+    course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+) -> None:
+    """Prove a rubric: the master scores every automatic point, the template none, every mutant is caught.
+
+    Exit 0 when it holds, 1 with each problem (a mutant that passes is named), 2 on a usage error."""
+    from grader.execution.sandbox import find_sandbox
+    from grader.mutants import load_mutants
+    from grader.notebooks import MarkupError
+    from grader.rubric.load import RubricError, find_rubric, load_rubric
+    from grader.selftest import mutants_path, run_selftest
+
+    try:
+        loaded = load_rubric(find_rubric(sheet, course), course_root=course)
+        mutants = load_mutants(mutants_path(loaded))  # ValueError names the file and the problem
+    except (FileNotFoundError, RubricError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    sandbox = find_sandbox(require=False)
+    try:
+        report = run_selftest(loaded, sandbox, mutants)
+    except MarkupError as exc:  # a mutant that does not fit the master: a bug in the mutants file
+        console.print(f"[red]problem:[/red] {mutants_path(loaded)}: {exc}")
+        raise typer.Exit(1) from None
+    off = [name for name, on in sandbox.protections().items() if not on]
+    if off:
+        console.print(f"[yellow]sandbox:[/yellow] {sandbox.name}; protections off: {', '.join(off)}")
+    for line in report.lines:
+        console.print(line, markup=False, highlight=False)
+    for problem in report.problems:
+        console.print(f"[red]problem:[/red] {escape(problem)}", highlight=False)
+    console.print(f"selftest {report.sheet}: " + ("ok" if report.ok else f"{len(report.problems)} problem(s)"))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
 def grade(
     hand_ins: Path = typer.Argument(..., help="Folder of hand-ins (zips, notebooks, ...; manifest.csv optional)."),
     sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
@@ -70,6 +118,8 @@ def grade(
                                             "(default: HAND_INS/manifest.csv if present)."),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="Grade even when bubblewrap cannot run (weaker isolation)."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML: one test suite per hand-in "
+                                         "of the gradebook, one test case per check."),
 ) -> None:
     """Grade a folder of hand-ins in parallel; resumes where a stopped run ended. Exit 0, or 130 if interrupted."""
     from grader.batch import BatchError, BatchOptions, run_batch
@@ -86,9 +136,26 @@ def grade(
                       + ", ".join(summary.protections_off))
     console.print(f"graded {len(summary.graded)}, skipped {len(summary.skipped)} (unchanged), "
                   f"with errors {len(summary.failed)}; gradebook {summary.db_path}; summary {out / 'summary.html'}")
+    if junit is not None:
+        console.print(f"wrote {_write_batch_junit(summary.db_path, sheet, junit)}")
     if summary.interrupted:
         console.print("[yellow]interrupted:[/yellow] run the same command again to grade the rest")
         raise typer.Exit(130)
+
+
+def _write_batch_junit(db_path: Path, sheet: str, path: Path) -> Path:
+    """Every hand-in's latest grading in the gradebook (also the unchanged ones this run skipped) as JUnit XML."""
+    from grader.gradebook import Gradebook
+    from grader.grading import SubmissionGrade
+    from grader.junit import write_junit_many
+
+    with Gradebook.open(db_path) as book:
+        results = book.results(sheet)
+    grades = [(r.record.file_name, SubmissionGrade(sheet=r.record.sheet, source=r.record.file_name,
+                                                   questions=r.record.questions, max_points=r.record.max_points,
+                                                   error=r.record.error))
+              for r in results]
+    return write_junit_many(grades, path, name=f"grader grade {sheet}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

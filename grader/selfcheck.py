@@ -11,10 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.execution.sandbox import find_sandbox
+from grader.checks.plan import CheckPlan
 from grader.grading import SubmissionGrade, execution_settings, grade_file, plan_checks
 from grader.intake.extract import IntakeError, extract_submission
 from grader.rubric.compiled import load_released
 from grader.rubric.load import RubricError, find_rubric, load_rubric
+from grader.rubric.models import ExecutionSpec, Question
 
 PUBLIC = frozenset({"public"})
 MAX_SIBLING_BYTES = 20 * 2**20
@@ -22,6 +24,17 @@ MAX_SIBLING_BYTES = 20 * 2**20
 
 class SelfCheckError(Exception):
     """A usage problem: no such file, no rubric for the sheet, an unreadable zip."""
+
+
+@dataclass
+class PublicChecks:
+    """What a self-check runs: the public checks of a sheet, planned once and reusable for many notebooks."""
+
+    sheet: str
+    questions: list[Question]
+    plans: list[CheckPlan]
+    execution: ExecutionSpec
+    not_run: list[dict]
 
 
 @dataclass
@@ -67,12 +80,45 @@ class SelfCheckOutcome:
             console.print("[yellow]sandbox:[/yellow] running without bubblewrap; these protections are off: "
                           + ", ".join(self.protections_off))
 
+    def markdown(self) -> str:
+        """The same table as Markdown (GitHub renders it in a job summary, `$GITHUB_STEP_SUMMARY`)."""
+        def cell(text: str) -> str:
+            # A table cell is one line, | would end it early, and <...> in a message (a repr) is not HTML.
+            text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\\", "\\\\")
+            return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
 
-def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released: Path | None = None) -> SelfCheckOutcome:
+        icons = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error", "pending": "👩‍🏫 tutor"}
+        lines = [f"### {cell(self.grade.sheet)}: public checks for {cell(Path(self.grade.source).name)}", "",
+                 "| question | check | points | verdict | message |", "| --- | --- | --- | --- | --- |"]
+        for question in self.grade.questions:
+            for check in question.checks:
+                message = check.message + "".join(f"\nhint: {h}" for h in check.hints)
+                lines.append(f"| {cell(question.question_id)} | {cell(check.check_id)} | "
+                             f"{check.points:g}/{check.max_points:g} | {icons.get(check.status, check.status)} | "
+                             f"{cell(message)} |")
+        auto = [c for c in self.grade.checks if c.status != "pending"]
+        lines += ["", f"**public checks passed: {sum(c.passed for c in auto)}/{len(auto)}, "
+                      f"points {sum(c.points for c in auto):g}/{sum(c.max_points for c in auto):g}**"]
+        if self.grade.error:
+            lines += ["", f"not graded: {cell(self.grade.error)}"]
+        for failed in self.grade.failed_cells:
+            last = (failed.error or "").strip().splitlines()[-1:] or [failed.status]
+            lines += ["", f"cell {cell(failed.label)} {cell(failed.status)}: {cell(last[0])}"]
+        if self.not_run:
+            points = sum(item["points"] for item in self.not_run)
+            lines += ["", f"{len(self.not_run)} further checks ({points:g} points: hidden, probes and written "
+                          "answers) are run by your tutors only."]
+        return "\n".join(lines) + "\n"
+
+
+def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released: Path | None = None,
+                   checks: PublicChecks | None = None) -> SelfCheckOutcome:
+    """Run the public checks on one hand-in. `checks` (from load_public_checks) skips planning them again."""
     path = Path(path)
     if not path.exists():
         raise SelfCheckError(f"{path}: no such file")
-    questions, plans, execution, not_run = _public_checks(sheet, Path(course), released)
+    checks = checks or load_public_checks(sheet, course=Path(course), released=released)
+    questions, plans, execution, not_run = checks.questions, checks.plans, checks.execution, checks.not_run
     sandbox = find_sandbox(require=False)
     protections_off = [name for name, on in sandbox.protections().items() if not on]
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
@@ -83,7 +129,9 @@ def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released
     return SelfCheckOutcome(grade=grade, protections_off=protections_off, not_run=not_run, notes=notes)
 
 
-def _public_checks(sheet: str, course: Path, released: Path | None):
+def load_public_checks(sheet: str, *, course: Path = Path("."), released: Path | None = None) -> PublicChecks:
+    """The public checks of `sheet`: from a released rubric, else from the course's rubric (planned here)."""
+    course = Path(course)
     if released is None:
         try:
             rubric_path = find_rubric(sheet, course)
@@ -102,14 +150,14 @@ def _public_checks(sheet: str, course: Path, released: Path | None):
             listed = {(p.question_id, p.check.id) for p in plans}
             not_run = [{"question": q.id, "check": c.id, "kind": c.kind, "points": c.points}
                        for q in loaded.rubric.questions for c in q.checks if (q.id, c.id) not in listed]
-            return loaded.rubric.questions, plans, loaded.rubric.execution, not_run
+            return PublicChecks(sheet, loaded.rubric.questions, plans, loaded.rubric.execution, not_run)
     try:
         release = load_released(released)
     except ValueError as exc:
         raise SelfCheckError(str(exc)) from None
     if release.sheet != sheet:
         raise SelfCheckError(f"{released} is the rubric of {release.sheet!r}, not {sheet!r}")
-    return release.questions, release.plans, release.execution, release.not_run
+    return PublicChecks(sheet, release.questions, release.plans, release.execution, release.not_run)
 
 
 def _prepare(path: Path, tmp: Path, notes: list[str]) -> tuple[Path, Path]:
