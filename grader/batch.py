@@ -102,6 +102,7 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
     loaded = _load_rubric(options)
     sheet = loaded.rubric.sheet
     hand_ins = find_hand_ins(options.hand_ins)
+    _refuse_shared_folders(hand_ins)
     manifest = _read_manifest(options, loaded)
     sandbox = _find_sandbox(options.unsafe_no_sandbox)
     protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
@@ -137,8 +138,13 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
                                    protections_off=protections_off, manifest=manifest, out=out,
                                    rubric_sha256=rubric_sha)
                 _grade_all(todo, context, jobs, book, summary, console)
-            status = "interrupted" if summary.interrupted else "finished"
+        except KeyboardInterrupt:  # while planning; _grade_all handles its own
+            summary.interrupted = True
+        else:
+            status = "finished"
         finally:
+            if summary.interrupted:
+                status = "interrupted"
             book.finish_run(summary.run_id, status=status, graded=len(summary.graded), skipped=len(summary.skipped),
                             failed=len(summary.failed))
         summary.outputs = write_outputs(book.results(sheet), loaded, out,
@@ -315,7 +321,7 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
         extracted = extract_submission(path, files_dir, sheet_hint=sheet_number(rubric.sheet))
     except IntakeError as exc:
         flags.append(FlagRecord(exc.flag.code, exc.flag.message))
-        record.students = _team_students(parsed.students, [])
+        record.students = _team_students(parsed.students, [], rubric.naming.id_pattern)
         return _finish(record, _not_graded(context, path, exc.message))
 
     flags.extend(FlagRecord(f.code, f.message) for f in extracted.flags)
@@ -326,7 +332,7 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
     declared, team_source = _declared_team(files_dir, extracted.main_file, extracted.written_answers, record.notes)
     if team_source is not None:
         flags.extend(FlagRecord(f.code, f.message) for f in compare_team(parsed.students, declared, team_source))
-    record.students = _team_students(parsed.students, declared)
+    record.students = _team_students(parsed.students, declared, rubric.naming.id_pattern)
 
     if extracted.main_file is None:
         return _finish(record, _not_graded(context, path, extracted.main_file_reason))
@@ -416,8 +422,11 @@ def _pdf_team(path: Path) -> list[TeamMember]:
     return parse_team_text(text)
 
 
-def _team_students(named: Sequence[Student], declared: Sequence[TeamMember]) -> list[StudentRecord]:
-    """The file name's students, completed (full name, email) from the declared team; then declared extras."""
+def _team_students(named: Sequence[Student], declared: Sequence[TeamMember], id_pattern: str) -> list[StudentRecord]:
+    """The file name's students, completed (full name, email) from the declared team; then declared extras.
+
+    A file-name id that breaks the naming rule ("sheet11") gives way to the declared id of the same student.
+    """
     unused = list(declared)
     students = []
     for student in named:
@@ -430,8 +439,9 @@ def _team_students(named: Sequence[Student], declared: Sequence[TeamMember]) -> 
             students.append(StudentRecord(student.student_id, student.name, None, "file name"))
             continue
         unused.remove(match)
-        students.append(StudentRecord(student.student_id or match.student_id, match.name or student.name,
-                                      match.email, "file name and hand-in"))
+        named_id_ok = student.student_id is not None and re.fullmatch(id_pattern, student.student_id) is not None
+        student_id = student.student_id if named_id_ok or not match.student_id else match.student_id
+        students.append(StudentRecord(student_id, match.name or student.name, match.email, "file name and hand-in"))
     students.extend(StudentRecord(m.student_id, m.name, m.email, "hand-in only") for m in unused)
     return students
 
@@ -441,6 +451,17 @@ def _same_id(first: str, second: str) -> bool:
 
 
 # --- setup ------------------------------------------------------------------------------------------------
+
+
+def _refuse_shared_folders(hand_ins: list[Path]) -> None:
+    """Two hand-ins may not share an output folder ("Team.zip" and "Team.ZIP"): their results would mix."""
+    seen: dict[str, str] = {}
+    for path in hand_ins:
+        name = hand_in_name(path)
+        other = seen.setdefault(folder_name(name), name)
+        if other != name:
+            raise BatchError(f"'{other}' and '{name}' in {path.parent} would share the output folder "
+                             f"'{folder_name(name)}'; rename one of them")
 
 
 def _load_rubric(options: BatchOptions) -> LoadedRubric:

@@ -64,7 +64,8 @@ LUCA = Member("Luca Rossi", "2301012", "luca.rossi@example.org")
 
 
 # The registered mistakes in each sheet's "partial" example; the mutants file says which checks they lose.
-PARTIAL_MUTANTS = {"sheet02": ("forget-gate-no-derivative", "kl-log2")}
+PARTIAL_MUTANTS = {"sheet02": ("forget-gate-no-derivative", "kl-log2"),
+                   "sheet11": ("jacobian-activation-not-derivative", "lstm-gate-order-ifog")}
 
 
 def zip_name(team: list[Member], ending: str = ".zip") -> str:
@@ -168,7 +169,23 @@ def sheet02_examples(course_root: Path = REPO) -> list[Example]:
     ]
 
 
-EXAMPLES: dict[str, Callable[[Path], list[Example]]] = {"sheet02": sheet02_examples}
+def sheet11_examples(course_root: Path = REPO) -> list[Example]:
+    """Few on purpose: every sheet 11 notebook trains small models."""
+    master = nbformat.read(str(course_root / "reference" / "notebooks" / "sheet11_master.ipynb"), as_version=4)
+    partial = _mutated(master, course_root, "sheet11", list(PARTIAL_MUTANTS["sheet11"]))
+    full_team, partial_team = [ERIKA, JUERGEN, AYSE], [PETR, CHIDI]
+    return [
+        Example(zip_name(full_team), "full", "2025-01-29T22:10:00+01:00",
+                make_zip({"sheet11_practical.ipynb": notebook_bytes(as_hand_in(master, full_team))})),
+        Example(zip_name(partial_team), "partial", "2025-01-29T23:58:30+01:00",
+                make_zip({"sheet11.ipynb": notebook_bytes(as_hand_in(partial, partial_team))})),
+        # A bare notebook named by one student, without the team's ids: graded, and flagged for the tutors.
+        Example("Lena_Weber_sheet11.ipynb", "naming", "2025-01-29T19:45:00+01:00",
+                notebook_bytes(as_hand_in(master, [LENA]))),
+    ]
+
+
+EXAMPLES: dict[str, Callable[[Path], list[Example]]] = {"sheet02": sheet02_examples, "sheet11": sheet11_examples}
 
 
 def write_examples(sheet: str, dest: Path, course_root: Path = REPO) -> list[Path]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from grader.gradebook import StoredResult
 from grader.reports.document import page
@@ -97,6 +98,7 @@ def _histogram(totals: list[float], maximum: float) -> Figure:
     axes.hist(totals, bins=bins, range=(0, max(maximum, max(totals, default=0)) or 1), color="#4477aa")
     axes.set_xlabel("total points")
     axes.set_ylabel("hand-ins")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     return figure
 
