@@ -1,7 +1,8 @@
 """One batch over a folder that mixes every case a tutor meets, graded in the real sandbox, then every output.
 
 The folder: the sheet02 examples (full marks, partial, broken notebook, naming violation, late, PDF only)
-plus a hand-in whose code kills its process, one whose cell never ends, and a student named in two teams.
+plus a hand-in whose code kills its process, one whose cell never ends, one that allocates memory without end,
+and a student named in two teams.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from tests.conftest import REPO
 CELL_TIMEOUT = 4
 CRASHERS = [Member("Greta Lindqvist", "2301101", "greta.lindqvist@example.org"),
             Member("Erika Mustermann", ERIKA.student_id, ERIKA.email)]  # Erika is in two teams
+HOGS = [Member("Nora Lindgren", "2301105", "nora.lindgren@example.org"),
+        Member("Kofi Mensah", "2301106", "kofi.mensah@example.org")]
 SLEEPERS = [Member("Tomás Ferreira", "2301103", "tomas.ferreira@example.org"),
             Member("Ines Haddad", "2301104", "ines.haddad@example.org")]
 
@@ -41,8 +44,8 @@ def graded(tmp_path_factory, sandbox):
     cases = examples(hand_ins)
     cases["crash"] = full_hand_in(hand_ins, CRASHERS, "import os\nos._exit(3)")
     cases["timeout"] = full_hand_in(hand_ins, SLEEPERS, "import time\ntime.sleep(600)")
-    append_manifest(hand_ins, [(cases["crash"].name, "2025-01-29T20:00:00+01:00"),
-                               (cases["timeout"].name, "2025-01-29T20:00:00+01:00")])
+    cases["memory"] = full_hand_in(hand_ins, HOGS, "import numpy as np\nhog = [np.empty(2**27) for _ in range(200)]")
+    append_manifest(hand_ins, [(cases[case].name, "2025-01-29T20:00:00+01:00") for case in ("crash", "timeout", "memory")])
     out = base / "out"
     summary = run_batch(BatchOptions(hand_ins=hand_ins, sheet="sheet02", out=out, course=course, jobs=2,
                                      unsafe_no_sandbox=sandbox.name != "bubblewrap"))
@@ -148,6 +151,12 @@ def test_a_crashing_hand_in_is_flagged_and_keeps_its_points(graded):
     assert result.record.auto_points == full.record.auto_points
 
 
+def test_a_memory_blow_up_is_flagged_and_the_rest_of_the_notebook_counts(graded):
+    full, result = result_of(graded, "full"), result_of(graded, "memory")
+    assert "memory" in flag_codes(result)
+    assert result.record.auto_points == full.record.auto_points
+
+
 def test_a_hanging_cell_is_a_timeout(graded):
     result = result_of(graded, "timeout")
     assert "timeout" in flag_codes(result)
@@ -237,7 +246,7 @@ def test_feedback_shows_model_answers_only_after_the_deadline(graded):
 def test_summary_puts_flagged_hand_ins_first_and_embeds_the_charts(graded):
     html = (graded["out"] / "summary.html").read_text("utf-8")
     everything = html[html.index("All hand-ins"):]
-    flagged = [graded["cases"][c].name for c in ("broken", "naming", "late", "pdf_only", "crash", "timeout")]
+    flagged = [graded["cases"][c].name for c in ("broken", "naming", "late", "pdf_only", "crash", "timeout", "memory")]
     clean = graded["cases"]["partial"].name
     assert all(everything.index(name) < everything.index(clean) for name in flagged)
     images = [part.split('"', 1)[0] for part in html.split('src="data:image/png;base64,')[1:]]
