@@ -130,11 +130,16 @@ class CgroupJail:
         return [d / "cgroup.procs" for d in (self.memory_dir, self.pids_dir) if d is not None]
 
     @classmethod
-    def create(cls, limits: ResourceLimits, *, root: Path = CGROUP_V1_ROOT) -> CgroupJail | None:
-        """A jail with the memory and process limits set, or None when no hierarchy is writable here."""
+    def create(cls, limits: ResourceLimits, *, root: Path = CGROUP_V1_ROOT, parent: CgroupJail | None = None,
+               prefix: str = "grader-worker") -> CgroupJail | None:
+        """A jail with the memory and process limits set, or None when no hierarchy is writable here.
+
+        ``parent``: create it inside that jail (its limits then bound this one's too) instead of inside the
+        grader's own cgroup.
+        """
         _retry_unremoved(wait=False)
-        name = f"grader-worker-{uuid.uuid4().hex[:12]}"
-        memory_dir = _make_child(root, "memory", name)
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        memory_dir = _make_child(root, "memory", name, parent.memory_dir if parent else None)
         if memory_dir is not None:
             try:
                 _write(memory_dir / "memory.limit_in_bytes", limits.memory_bytes)
@@ -144,7 +149,7 @@ class CgroupJail:
             except OSError:
                 _remove_dir(memory_dir)
                 memory_dir = None
-        pids_dir = _make_child(root, "pids", name)
+        pids_dir = _make_child(root, "pids", name, parent.pids_dir if parent else None)
         if pids_dir is not None:
             try:
                 _write(pids_dir / "pids.max", limits.max_processes)
@@ -154,6 +159,12 @@ class CgroupJail:
         if memory_dir is None and pids_dir is None:
             return None
         return cls(memory_dir, pids_dir)
+
+    def add(self, pid: int) -> None:
+        """Move a running process (a host pid) into the jail; raises OSError if the kernel refuses."""
+        for procs in self.procs_files:
+            with open(procs, "w") as handle:
+                handle.write(str(pid))
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed for exceeding the memory limit."""
@@ -224,12 +235,14 @@ def _own_cgroup_path(controller: str) -> str | None:
     return None
 
 
-def _make_child(root: Path, controller: str, name: str) -> Path | None:
-    own = _own_cgroup_path(controller)
-    hierarchy = root / controller
-    if own is None or not (hierarchy / "cgroup.procs").exists():
-        return None
-    directory = hierarchy / own.lstrip("/") / name
+def _make_child(root: Path, controller: str, name: str, parent: Path | None = None) -> Path | None:
+    if parent is None:
+        own = _own_cgroup_path(controller)
+        hierarchy = root / controller
+        if own is None or not (hierarchy / "cgroup.procs").exists():
+            return None
+        parent = hierarchy / own.lstrip("/")
+    directory = parent / name
     try:
         directory.mkdir()
     except OSError:

@@ -51,6 +51,8 @@ ETC_READONLY = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alter
 # as the same symlinks.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 PROBE_TIMEOUT_SECONDS = 30
+# The root and /dev are tmpfs that bubblewrap builds; left writable they would be an uncapped place to write.
+SEAL_ARGS = ("--remount-ro", "/dev", "--remount-ro", "/")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -271,25 +273,13 @@ class BubblewrapSandbox(Sandbox):
         }
 
     def _start(self, argv, *, workdir, limits, env, readonly, jail):
-        home = Path(env["HOME"])
-        data_fds = []
+        data_fds: list[int] = []
         try:
-            command = [self.bwrap, *self._namespace_args()]
-            command += _system_binds()
-            for name, text in _generated_etc(home).items():
-                fd = _data_fd(text)
-                data_fds.append(fd)
-                command += ["--ro-bind-data", str(fd), f"/etc/{name}"]
-            for path in _python_paths() + readonly:
-                command += ["--ro-bind", str(path), str(path)]
-            command += ["--proc", "/proc", "--dev", "/dev"]
-            for writable in ("/dev/shm", "/tmp"):
-                command += [*self._size(limits), "--tmpfs", writable]
+            command = self.command_prefix(home=Path(env["HOME"]), readonly=readonly, data_fds=data_fds,
+                                          tmpfs=[("/dev/shm", limits.max_disk_bytes), ("/tmp", limits.max_disk_bytes)])
             command += ["--ro-bind", str(workdir), HANDIN_SOURCE]
-            command += [*self._size(limits), "--tmpfs", str(workdir)]
-            # The root and /dev are tmpfs that bubblewrap builds; left writable they would be an
-            # uncapped place to write.
-            command += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(workdir)]
+            command += [*self._size(limits.max_disk_bytes), "--tmpfs", str(workdir)]
+            command += [*SEAL_ARGS, "--chdir", str(workdir)]
             prelude = f'set -e; cp -a {HANDIN_SOURCE}/. .; mkdir -p "$HOME" "$TMPDIR"; exec "$@"'
             command += ["--", "/bin/sh", "-c", prelude, "sh", *argv]
             return subprocess.Popen(
@@ -301,6 +291,28 @@ class BubblewrapSandbox(Sandbox):
             for fd in data_fds:
                 os.close(fd)
 
+    def command_prefix(self, *, home: Path, readonly: Sequence[Path], tmpfs: Sequence[tuple[str, int]],
+                       data_fds: list[int]) -> list[str]:
+        """bubblewrap and every option shared by all sandboxes of this kind: namespaces, the read-only system
+        and Python installation, ``readonly`` at the same paths, generated /etc files, /proc, /dev and
+        size-capped private tmpfs mounts (path, bytes). The caller adds its own mounts, then ``SEAL_ARGS``.
+
+        The read ends of the generated /etc files are appended to ``data_fds``: pass them to the child and
+        close them after starting it.
+        """
+        command = [self.bwrap, *self._namespace_args()]
+        command += _system_binds()
+        for name, text in _generated_etc(home).items():
+            fd = _data_fd(text)
+            data_fds.append(fd)
+            command += ["--ro-bind-data", str(fd), f"/etc/{name}"]
+        for path in _python_paths() + list(readonly):
+            command += ["--ro-bind", str(path), str(path)]
+        command += ["--proc", "/proc", "--dev", "/dev"]
+        for writable, size in tmpfs:
+            command += [*self._size(size), "--tmpfs", writable]
+        return command
+
     def _namespace_args(self) -> list[str]:
         args = ["--unshare-all", "--unshare-user"]
         if self._can_disable_userns:
@@ -310,8 +322,8 @@ class BubblewrapSandbox(Sandbox):
                  "--hostname", "sandbox", "--die-with-parent", "--new-session"]
         return args
 
-    def _size(self, limits: ResourceLimits) -> list[str]:
-        return ["--size", str(limits.max_disk_bytes)] if self._can_size_tmpfs else []
+    def _size(self, size_bytes: int) -> list[str]:
+        return ["--size", str(size_bytes)] if self._can_size_tmpfs else []
 
     def _kill_tree(self, proc):
         # proc is bubblewrap itself (the launcher exec'd into it). Killing it kills, through
