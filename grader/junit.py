@@ -87,7 +87,7 @@ def _case(check: CheckResult) -> ET.Element:
         ET.SubElement(properties, "property", {"name": key, "value": xml_text(value)})
     full = check.message + "".join(f"\nhint: {hint}" for hint in check.hints)
     if check.status in ("failed", "error"):
-        first = (check.message.strip().splitlines() or [check.status])[0]
+        first = check.message.strip().split("\n")[0] or check.status  # split("\n"): a form feed is no line end here
         tag = "failure" if check.status == "failed" else "error"
         element = ET.SubElement(case, tag, {"message": xml_text(first[:_SUMMARY_CHARS]), "type": check.status})
         element.text = xml_text(full)
