@@ -102,6 +102,8 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
     loaded = _load_rubric(options)
     sheet = loaded.rubric.sheet
     hand_ins = find_hand_ins(options.hand_ins)
+    if Path(options.out).resolve() == Path(options.hand_ins).resolve():
+        raise BatchError(f"{options.out}: the outputs need a folder of their own, not the folder of hand-ins")
     _refuse_shared_folders(hand_ins)
     manifest = _read_manifest(options, loaded)
     sandbox = _find_sandbox(options.unsafe_no_sandbox)

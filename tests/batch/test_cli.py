@@ -21,6 +21,9 @@ def test_missing_folder_and_unknown_sheet_are_usage_errors(tmp_path):
                                   "--course", str(REPO)])
     assert unknown.exit_code == 2 and "no rubric for sheet 'sheet99'" in flat(unknown.output)
     assert not (tmp_path / "out").exists()
+    same = runner.invoke(app, ["grade", str(tmp_path), "--sheet", "sheet02", "--out", str(tmp_path), "--course",
+                               str(REPO)])
+    assert same.exit_code == 2 and "not the folder of hand-ins" in flat(same.output)
 
 
 def test_a_broken_manifest_names_the_file(tmp_path):
