@@ -12,7 +12,7 @@ import pytest
 
 from grader.batch import folder_name, rubric_fingerprint
 from grader.checks.plan import CheckResult
-from grader.gradebook import (FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, StudentRecord)
+from grader.gradebook import FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, StudentRecord
 from grader.grading import QuestionScore
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import load_rubric

@@ -12,7 +12,6 @@ import csv
 import json
 import math
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
