@@ -1,9 +1,9 @@
 """pytest plugin: the public checks of a sheet as pytest tests.
 
-    pytest --grader-sheet sheet02 --grader-rubric sheet02.public.json sheet02.ipynb
+    pytest --grader-sheet sheet02 --grader-rubric=sheet02.public.json sheet02.ipynb
 
 Every notebook (.ipynb) or script (.py) named on the command line becomes a file of tests, one per public
-check, with node ids like `sheet02.ipynb::3c::kl-public`; so `-k kl`, `-x`, `--junitxml` and pytest's usual
+check, with node ids like `sheet02.ipynb::3c::public-check`; so `-k 3c`, `-x`, `--junitxml` and pytest's usual
 reporting work. The hand-in runs once per file, in the grader's sandbox (never inside pytest's own process),
 before its first selected check; each test then reports that check's verdict.
 

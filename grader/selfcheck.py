@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader.execution.sandbox import find_sandbox
 from grader.checks.plan import CheckPlan
+from grader.execution.sandbox import find_sandbox
 from grader.grading import SubmissionGrade, execution_settings, grade_file, plan_checks
 from grader.intake.extract import IntakeError, extract_submission
 from grader.rubric.compiled import load_released
