@@ -296,6 +296,21 @@ def _read_pids(path: Path) -> list[int]:
         return []
 
 
+def apply_rlimits(rlimits: dict[str, tuple[int, int]]) -> None:
+    """Set rlimits (name -> (soft, hard)) on this process; raises OSError naming the limit that failed."""
+    for name, (soft, hard) in rlimits.items():
+        which = getattr(resource, name)
+        # Limits only ever go down: where the current hard limit is already lower, it stays.
+        current_hard = resource.getrlimit(which)[1]
+        if current_hard != resource.RLIM_INFINITY:
+            hard = min(hard, current_hard)
+            soft = min(soft, hard)
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError) as error:
+            raise OSError(f"cannot set {name}={soft}/{hard}: {error}") from None
+
+
 # --- the launcher ------------------------------------------------------------------------------------
 
 
@@ -314,18 +329,11 @@ def _launch(args: list[str]) -> None:
         except OSError as error:
             sys.stderr.write(f"grader launcher: cannot join cgroup {procs}: {error}\n")
             os._exit(LAUNCH_FAILED)
-    for name, (soft, hard) in spec["rlimits"].items():
-        which = getattr(resource, name)
-        # Limits only ever go down: where the current hard limit is already lower, it stays.
-        current_hard = resource.getrlimit(which)[1]
-        if current_hard != resource.RLIM_INFINITY:
-            hard = min(hard, current_hard)
-            soft = min(soft, hard)
-        try:
-            resource.setrlimit(which, (soft, hard))
-        except (ValueError, OSError) as error:
-            sys.stderr.write(f"grader launcher: cannot set {name}={soft}/{hard}: {error}\n")
-            os._exit(LAUNCH_FAILED)
+    try:
+        apply_rlimits(spec["rlimits"])
+    except OSError as error:
+        sys.stderr.write(f"grader launcher: {error}\n")
+        os._exit(LAUNCH_FAILED)
     # A write past RLIMIT_FSIZE should fail with EFBIG, not kill the writer with SIGXFSZ; an ignored
     # disposition survives exec, so every program the worker starts inherits it.
     if hasattr(signal, "SIGXFSZ"):

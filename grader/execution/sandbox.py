@@ -179,21 +179,7 @@ class Sandbox(ABC):
         visible_readonly: Sequence[Path] = (),
     ) -> subprocess.Popen:
         """Start ``argv`` (argv[0] an absolute path) with cwd ``workdir``; stdin/stdout/stderr are pipes."""
-        # Absolute but not resolved: the caller's HOME/TMPDIR are spelled under this path, and under
-        # bubblewrap the tmpfs is mounted at exactly this spelling (symlinks on the way become dirs).
-        workdir = Path(os.path.abspath(workdir))
-        if not workdir.is_dir():
-            raise FileNotFoundError(f"sandbox workdir {workdir} is not a directory")
-        if not argv or not os.path.isabs(argv[0]):
-            raise ValueError(f"sandbox argv must start with an absolute path, got {argv[:1]!r}")
-        for key in ("HOME", "TMPDIR"):
-            if key not in env or not _is_within(Path(env[key]), workdir):
-                raise ValueError(f"env {key}={env.get(key)!r} must lie inside the workdir {workdir}, "
-                                 "the only writable place")
-        readonly = [Path(p).resolve() for p in visible_readonly]
-        for path in readonly:
-            if not path.exists():
-                raise FileNotFoundError(f"read-only path for the sandbox does not exist: {path}")
+        workdir, readonly = check_launch(argv, workdir=workdir, env=env, visible_readonly=visible_readonly)
         jail = CgroupJail.create(limits) if self._cgroups["any"] else None
         try:
             proc = self._start(argv, workdir=workdir, limits=limits, env=env, readonly=readonly, jail=jail)
@@ -369,6 +355,27 @@ class ProcessSandbox(Sandbox):
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def check_launch(argv: list[str], *, workdir: Path, env: dict[str, str],
+                 visible_readonly: Sequence[Path]) -> tuple[Path, list[Path]]:
+    """Validate a launch request; returns the workdir as the sandbox spells it and the resolved read-only paths."""
+    # Absolute but not resolved: the caller's HOME/TMPDIR are spelled under this path, and under
+    # bubblewrap the tmpfs is mounted at exactly this spelling (symlinks on the way become dirs).
+    workdir = Path(os.path.abspath(workdir))
+    if not workdir.is_dir():
+        raise FileNotFoundError(f"sandbox workdir {workdir} is not a directory")
+    if not argv or not os.path.isabs(argv[0]):
+        raise ValueError(f"sandbox argv must start with an absolute path, got {argv[:1]!r}")
+    for key in ("HOME", "TMPDIR"):
+        if key not in env or not _is_within(Path(env[key]), workdir):
+            raise ValueError(f"env {key}={env.get(key)!r} must lie inside the workdir {workdir}, "
+                             "the only writable place")
+    readonly = [Path(p).resolve() for p in visible_readonly]
+    for path in readonly:
+        if not path.exists():
+            raise FileNotFoundError(f"read-only path for the sandbox does not exist: {path}")
+    return workdir, readonly
 
 
 _found: dict[str, Sandbox | str] = {}

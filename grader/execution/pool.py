@@ -1,0 +1,576 @@
+"""A warm, sandboxed worker pool: the ``Sandbox`` a batch uses so that a hand-in pays for its own compute only.
+
+A cold worker costs bubblewrap plus a fresh Python plus ``import torch`` (about 2 s) per hand-in. The pool keeps
+one long-lived bubblewrap sandbox per job slot whose program is a *zygote* (``zygote.py``): it has imported
+the rubric's preload modules and the worker once and forks a fresh worker for every hand-in. To the runner
+the pool is just another sandbox: ``launch`` returns a Popen-like handle with stdin/stdout/stderr pipes,
+``kill`` ends it and returns the same ``ExitInfo`` verdicts as ``BubblewrapSandbox``.
+
+What stays as in a cold sandbox: the same bubblewrap options (namespaces, read-only system, no network,
+capabilities dropped, scrubbed environment), a per-hand-in cgroup (memory and process limits, OOM kills and
+peak memory counted per hand-in: the grader moves the forked worker into it before the worker runs a line
+of the hand-in) and the per-process rlimits. What changes: the hand-ins of one slot run one after another
+in the same namespaces, so between two of them the zygote kills every process, empties /tmp, /dev/shm and
+the workdir, and checks that no process, file or System V IPC object is left. Two things it could not list
+cannot be made at all: kernel keys (a seccomp filter denies the keyring calls) and POSIX message queues
+(RLIMIT_MSGQUEUE is 0). If anything is left, or the zygote does not answer, the whole sandbox is killed and
+a fresh one started. Every worker forks from the zygote's clean memory, so nothing a hand-in changes in its
+modules reaches the next. See docs/performance.md.
+
+Launches the pool cannot serve warm (another program, workdir outside the temp folder, other read-only
+paths) go to the cold sandbox it wraps, as does everything once zygotes fail to start.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import platform
+import queue
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grader
+from grader.execution.limits import CgroupJail, ResourceLimits, launcher_argv
+from grader.execution.sandbox import (
+    SEAL_ARGS,
+    BubblewrapSandbox,
+    ExitInfo,
+    Sandbox,
+    check_launch,
+    describe_exit,
+    scrubbed_env,
+)
+
+WORKER_ARGS = ("-s", "-P", "-m", "grader.execution.worker")
+INBOX = "/run/grader-inbox"  # the slot's inbox, read-only inside the sandbox
+START_TIMEOUT_SECONDS = 180.0  # import torch on a loaded machine
+REPLY_TIMEOUT_SECONDS = 10.0
+ZYGOTE_PROCESSES = 16  # launcher/bubblewrap, its init, the zygote, a worker until it moves to its own cgroup
+MAX_MESSAGE = 1 << 16
+_CREDENTIALS = struct.Struct("iII")
+# The kernel keyring calls (add_key, request_key, keyctl) per architecture, with the audit arch of the native ABI.
+# Keys live in the user namespace, which the hand-ins of one slot share: no hand-in may create any.
+_KEYRING_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219))}
+_X32_SYSCALL_BIT = 0x40000000
+
+
+class PoolError(RuntimeError):
+    """A zygote could not be started or stopped answering; the message says which slot and why."""
+
+
+@dataclass
+class PoolStats:
+    """What the pool did, for the benchmark and for tests that must know a launch was warm."""
+
+    warm_launches: int = 0
+    cold_launches: int = 0
+    zygotes_started: int = 0
+    zygotes_replaced: int = 0  # thrown away after a hand-in: it died, hung, or left something behind
+    replaced_because: list[str] = field(default_factory=list)
+
+
+class PoolProcess:
+    """The grader's handle on one pooled worker: what the runner uses of ``subprocess.Popen``.
+
+    ``returncode`` follows bubblewrap's convention (exit code, or 128+N for signal N), like the cold sandbox.
+    """
+
+    def __init__(self, stdin_fd: int, stdout_fd: int, stderr_fd: int) -> None:
+        self.stdin = open(stdin_fd, "wb")  # noqa: SIM115 - closed by the runner / garbage collection
+        self.stdout = open(stdout_fd, "rb")  # noqa: SIM115
+        self.stderr = open(stderr_fd, "rb")  # noqa: SIM115
+        self.pid = 0  # the host pid, once the worker has said hello
+        self.returncode: int | None = None
+        self._ended = threading.Event()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(f"pooled worker {self.pid}", timeout)
+        assert self.returncode is not None
+        return self.returncode
+
+    def _end(self, returncode: int) -> None:
+        if self.returncode is None:
+            self.returncode = returncode
+            self._ended.set()
+
+
+class _Zygote:
+    """The grader's side of one zygote: its bubblewrap process, control socket, and the worker it runs now."""
+
+    def __init__(self, proc: subprocess.Popen, control: socket.socket, key: tuple, jail: CgroupJail | None,
+                 slot: int, timeout: float) -> None:
+        self.proc, self.control, self.key, self.jail, self.slot = proc, control, key, jail, slot
+        self.timeout = timeout  # for every answer but the first (which waits for the imports)
+        self.replies: queue.Queue[dict | None] = queue.Queue()
+        self.current: PoolProcess | None = None
+        self.dead = False
+        self.stderr = bytearray()
+        threading.Thread(target=self._read_control, name=f"zygote-{slot}", daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_control(self) -> None:
+        while True:
+            try:
+                data = self.control.recv(MAX_MESSAGE)
+                message = json.loads(data) if data else None
+            except (OSError, ValueError):
+                message = None
+            if message is None:
+                break
+            if message.get("event") == "exit":
+                if self.current is not None:
+                    self.current._end(int(message.get("status", 137)))
+            else:
+                self.replies.put(message)
+        # The zygote is gone, and with its sandbox every worker in it.
+        self.dead = True
+        try:
+            status = self.proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            status = self.proc.wait()
+        if self.current is not None:
+            self.current._end(128 - status if status < 0 else (status or 137))
+        self.replies.put(None)
+
+    def _read_stderr(self) -> None:
+        for chunk in iter(lambda: self.proc.stderr.read(4096), b""):
+            self.stderr = (self.stderr + chunk)[-8000:]
+
+    def request(self, message: dict, fds: Sequence[int] = ()) -> dict:
+        """Send one request and return the zygote's answer; PoolError when it is dead or silent."""
+        try:
+            socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
+        except OSError as exc:
+            raise PoolError(f"zygote of slot {self.slot} cannot be reached: {exc}") from None
+        return self.reply(self.timeout)
+
+    def reply(self, timeout: float) -> dict:
+        try:
+            answer = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            raise PoolError(f"zygote of slot {self.slot} did not answer within {timeout:g} s") from None
+        if answer is None:
+            raise PoolError(f"zygote of slot {self.slot} ended: {self.stderr.decode(errors='replace')[-2000:]}")
+        return answer
+
+    def destroy(self) -> None:
+        """Kill the whole sandbox (bubblewrap takes its PID namespace with it) and its cgroup."""
+        self.dead = True
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        self.control.close()
+        if self.jail is not None:
+            self.jail.remove()
+
+
+@dataclass
+class _Slot:
+    index: int
+    inbox: Path
+    zygote: _Zygote | None = None
+    starting: Future | None = None
+
+
+@dataclass
+class _Running:
+    slot: _Slot
+    zygote: _Zygote
+    jail: CgroupJail | None
+
+
+class WarmPool(Sandbox):
+    """``slots`` warm zygotes in bubblewrap; one hand-in at a time per slot. Call ``close`` when done."""
+
+    name = "bubblewrap-pool"
+
+    def __init__(self, base: BubblewrapSandbox, *, slots: int, preload: Sequence[str] = ("numpy",),
+                 memory_budget_bytes: int | None = None, reply_timeout: float = REPLY_TIMEOUT_SECONDS) -> None:
+        super().__init__()
+        self.reply_timeout = reply_timeout  # how long a zygote may take to spawn or clean up before it is replaced
+        if slots < 1:
+            raise ValueError(f"a pool needs at least one slot, got {slots}")
+        self.base = base
+        self.preload = tuple(preload)
+        self.package_dir = Path(grader.__file__).resolve().parent
+        # The runner makes each workdir with mkdtemp() in the host's temp folder: the zygotes have a private
+        # tmpfs at that path, in which each worker creates its workdir under the same name.
+        self.workdir_root = Path(os.path.abspath(tempfile.gettempdir()))
+        self._home = Path(tempfile.mkdtemp(prefix="grader-pool-"))
+        self._slots = [_Slot(i, self._home / f"inbox-{i}") for i in range(slots)]
+        for slot in self._slots:
+            slot.inbox.mkdir(mode=0o700)
+        self._free: queue.Queue[_Slot] = queue.Queue()
+        for slot in self._slots:
+            self._free.put(slot)
+        self._pool_running: dict[PoolProcess, _Running] = {}
+        self._cold: set[subprocess.Popen] = set()
+        self._state_lock = threading.Lock()
+        self._closed = False
+        self.stats = PoolStats()
+        self.broken: str | None = None  # why zygotes cannot start here: every launch then goes cold
+        budget = memory_budget_bytes or memory_budget()
+        self._pool_jail = CgroupJail.create(ResourceLimits(memory_bytes=budget, max_processes=2**22),
+                                            prefix="grader-pool") if self._cgroups["any"] else None
+        # bubblewrap's --die-with-parent fires when the *thread* that started it ends: start every zygote
+        # from this one long-lived thread. Warming (which waits for the imports) runs beside it.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-spawner")
+        self._warmers = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="pool-warmer")
+
+    # --- the Sandbox interface ---------------------------------------------------------------------------------
+
+    def protections(self) -> dict[str, bool]:
+        return self.base.protections()
+
+    def launch(self, argv: list[str], *, workdir: Path, limits: ResourceLimits, env: dict[str, str],
+               visible_readonly: Sequence[Path] = ()) -> subprocess.Popen:
+        workdir, readonly = check_launch(argv, workdir=workdir, env=env, visible_readonly=visible_readonly)
+        if self._cold_reason(argv, workdir, readonly) is not None:
+            proc = self.base.launch(argv, workdir=workdir, limits=limits, env=env, visible_readonly=visible_readonly)
+            with self._state_lock:
+                self._cold.add(proc)
+                self.stats.cold_launches += 1
+            return proc
+        slot = self._free.get()
+        try:
+            handle = self._launch_warm(slot, workdir, limits, env)
+        except PoolError as exc:
+            self._free.put(slot)
+            self.broken = str(exc)
+            return self.launch(argv, workdir=workdir, limits=limits, env=env, visible_readonly=visible_readonly)
+        except BaseException:
+            self._free.put(slot)
+            raise
+        return handle  # type: ignore[return-value]
+
+    def kill(self, proc) -> ExitInfo:
+        with self._state_lock:
+            if proc in self._cold:
+                self._cold.discard(proc)
+                cold = True
+            else:
+                cold = False
+                running = self._pool_running.pop(proc, None)
+        if cold:
+            return self.base.kill(proc)
+        if running is None:
+            raise ValueError(f"process {proc.pid} was not launched by this pool, or was already killed")
+        killed_by_grader = proc.poll() is None
+        try:
+            self._reset(running.slot, running.zygote)
+            if running.jail is not None:
+                running.jail.kill_all()
+            try:
+                proc.wait(timeout=self.reply_timeout)
+            except subprocess.TimeoutExpired:
+                proc._end(137)
+            oom_kills, peak = 0, None
+            if running.jail is not None:
+                oom_kills, peak = running.jail.oom_kills(), running.jail.peak_memory_bytes()
+                running.jail.remove()
+            _empty(running.slot.inbox)
+        finally:
+            self._free.put(running.slot)
+        return describe_exit(proc.returncode, oom_kills=oom_kills, killed_by_grader=killed_by_grader,
+                             signal_in_status=True, peak_memory_bytes=peak)
+
+    def _start(self, argv, *, workdir, limits, env, readonly, jail):  # pragma: no cover - launch is overridden
+        raise NotImplementedError
+
+    def _kill_tree(self, proc):  # pragma: no cover - kill is overridden
+        raise NotImplementedError
+
+    def _kill_leftovers(self) -> None:
+        self.close()
+
+    # --- warming ------------------------------------------------------------------------------------------------
+
+    def prestart(self, *, seed: int, limits: ResourceLimits) -> None:
+        """Start every slot's zygote in the background for workers of this seed and limits; returns at once."""
+        env = scrubbed_env(self.workdir_root / "grader-run-prestart" / ".home", seed)
+        key = self._key(env, limits)
+        for slot in self._slots:
+            if slot.zygote is None and slot.starting is None and self.broken is None:
+                slot.starting = self._warmers.submit(self._start_zygote, slot, key, env, limits)
+
+    def close(self) -> None:
+        """Kill every zygote and worker, remove the cgroups and inboxes. The pool serves cold launches after."""
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.broken = "the pool is closed"
+            cold = list(self._cold)
+        for proc in cold:
+            try:
+                self.kill(proc)
+            except (OSError, ValueError):
+                pass
+        for slot in self._slots:
+            if slot.starting is not None:
+                try:
+                    slot.zygote = slot.starting.result(timeout=START_TIMEOUT_SECONDS)
+                except Exception:  # noqa: BLE001 - a failed start leaves nothing to stop
+                    pass
+                slot.starting = None
+            if slot.zygote is not None:
+                slot.zygote.destroy()
+                slot.zygote = None
+        with self._state_lock:
+            running = list(self._pool_running.values())
+            self._pool_running.clear()
+        for entry in running:
+            if entry.jail is not None:
+                entry.jail.remove()
+        if self._pool_jail is not None:
+            self._pool_jail.remove()
+        self._spawner.shutdown(wait=False)
+        self._warmers.shutdown(wait=False)
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    # --- internals --------------------------------------------------------------------------------------------
+
+    def _cold_reason(self, argv: list[str], workdir: Path, readonly: list[Path]) -> str | None:
+        if self.broken is not None:
+            return self.broken
+        if list(argv) != [sys.executable, *WORKER_ARGS]:
+            return "not the worker program"
+        if workdir.parent != self.workdir_root:
+            return f"workdir {workdir} is not directly in {self.workdir_root}"
+        if any(path != self.package_dir for path in readonly):
+            return "read-only paths other than the grader package"
+        return None
+
+    @staticmethod
+    def _key(env: dict[str, str], limits: ResourceLimits) -> tuple:
+        """What a zygote was started with that a worker cannot change after the fork: the environment the
+        imports saw (PYTHONHASHSEED, thread counts, ...) and the size of its tmpfs mounts."""
+        return (tuple(sorted((k, v) for k, v in env.items() if k not in ("HOME", "TMPDIR"))), limits.max_disk_bytes)
+
+    def _zygote_for(self, slot: _Slot, key: tuple, env: dict[str, str], limits: ResourceLimits) -> _Zygote:
+        if slot.starting is not None:
+            future, slot.starting = slot.starting, None
+            try:
+                slot.zygote = future.result()
+            except PoolError:
+                slot.zygote = None
+        if slot.zygote is not None and (slot.zygote.dead or slot.zygote.key != key):
+            slot.zygote.destroy()
+            slot.zygote = None
+        if slot.zygote is None:
+            slot.zygote = self._start_zygote(slot, key, env, limits)
+        return slot.zygote
+
+    def _start_zygote(self, slot: _Slot, key: tuple, env: dict[str, str], limits: ResourceLimits) -> _Zygote:
+        host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        data_fds: list[int] = []
+        jail = None
+        try:
+            root = str(self.workdir_root)
+            disk = limits.max_disk_bytes
+            # /tmp holds the workdir when it is the temp folder: room for both, as a cold sandbox has.
+            tmpfs = [("/dev/shm", disk), ("/tmp", 2 * disk if root == "/tmp" else disk)]
+            if root != "/tmp":
+                tmpfs.append((root, disk))
+            zygote_env = {**env, "HOME": root, "TMPDIR": root}
+            command = self.base.command_prefix(home=Path(root), readonly=[self.package_dir], tmpfs=tmpfs,
+                                               data_fds=data_fds)
+            seccomp = keyring_filter()
+            if seccomp is None:
+                raise PoolError(f"no seccomp filter for kernel keyrings on {platform.machine()}: the hand-ins of a "
+                                "slot could pass keys to each other")
+            seccomp_fd = _bytes_fd(seccomp)
+            data_fds.append(seccomp_fd)
+            command += ["--seccomp", str(seccomp_fd)]
+            command += ["--ro-bind", str(slot.inbox), INBOX, *SEAL_ARGS, "--chdir", "/"]
+            spec = {"control_fd": zygote_end.fileno(), "preload": list(self.preload),
+                    "writable": [path for path, _ in tmpfs]}
+            command += ["--", sys.executable, "-s", "-P", "-m", "grader.execution.zygote", json.dumps(spec)]
+            if self._pool_jail is not None:
+                jail = CgroupJail.create(ResourceLimits(memory_bytes=limits.memory_bytes,
+                                                        max_processes=ZYGOTE_PROCESSES),
+                                         parent=self._pool_jail, prefix="grader-zygote")
+            argv = launcher_argv({"RLIMIT_CORE": (0, 0)}, jail.procs_files if jail else [], command)
+            proc = self._spawner.submit(
+                subprocess.Popen, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, env=zygote_env, cwd="/", start_new_session=True,
+                pass_fds=[*data_fds, zygote_end.fileno()]).result()
+        except BaseException:
+            host_end.close()
+            if jail is not None:
+                jail.remove()
+            raise
+        finally:
+            zygote_end.close()
+            for fd in data_fds:
+                os.close(fd)
+        zygote = _Zygote(proc, host_end, key, jail, slot.index, self.reply_timeout)
+        try:
+            ready = zygote.reply(START_TIMEOUT_SECONDS)
+        except PoolError:
+            zygote.destroy()
+            raise
+        if ready.get("event") != "ready":
+            zygote.destroy()
+            raise PoolError(f"zygote of slot {slot.index} failed to start: {ready.get('message')}")
+        with self._state_lock:
+            self.stats.zygotes_started += 1
+        return zygote
+
+    def _launch_warm(self, slot: _Slot, workdir: Path, limits: ResourceLimits, env: dict[str, str]) -> PoolProcess:
+        key = self._key(env, limits)
+        for attempt in (1, 2):
+            zygote = self._zygote_for(slot, key, env, limits)
+            try:
+                return self._spawn(slot, zygote, workdir, limits, env)
+            except PoolError:
+                zygote.destroy()
+                slot.zygote = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _spawn(self, slot: _Slot, zygote: _Zygote, workdir: Path, limits: ResourceLimits,
+               env: dict[str, str]) -> PoolProcess:
+        _empty(slot.inbox)
+        shutil.copytree(workdir, slot.inbox, symlinks=True, dirs_exist_ok=True)
+        jail = CgroupJail.create(limits, parent=self._pool_jail) if self._pool_jail is not None else None
+        pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr: (read end, write end)
+        shake, shake_worker = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        shake.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        handle = PoolProcess(pipes[0][1], pipes[1][0], pipes[2][0])
+        worker_fds = [pipes[0][0], pipes[1][1], pipes[2][1], shake_worker.fileno()]
+        rlimits = self.base._rlimits(limits, jail)
+        # Each cold sandbox has its own IPC namespace; here a message queue could outlive its hand-in, and
+        # unlike System V objects the zygote cannot list them: allow none.
+        rlimits["RLIMIT_MSGQUEUE"] = (0, 0)
+        zygote.current = handle
+        try:
+            answer = zygote.request({"op": "spawn", "workdir": str(workdir), "env": env, "rlimits": rlimits,
+                                     "inbox": INBOX}, worker_fds)
+            if answer.get("event") != "spawned":
+                raise PoolError(f"zygote of slot {slot.index} refused the worker: {answer}")
+            host_pid = _hello(shake, self.reply_timeout)
+            if host_pid is not None:
+                handle.pid = host_pid
+                if jail is not None:
+                    jail.add(host_pid)
+                shake.send(b"go")
+        except BaseException:
+            zygote.current = None
+            for stream in (handle.stdin, handle.stdout, handle.stderr):
+                stream.close()
+            if jail is not None:
+                jail.remove()
+            raise
+        finally:
+            for fd in worker_fds[:3]:
+                os.close(fd)
+            shake_worker.close()
+            shake.close()
+        with self._state_lock:
+            self._pool_running[handle] = _Running(slot, zygote, jail)
+            self.stats.warm_launches += 1
+        return handle
+
+    def _reset(self, slot: _Slot, zygote: _Zygote) -> None:
+        """Make the slot's sandbox as it was, or replace it (in the background) when that cannot be done."""
+        why = None
+        if zygote.dead:
+            why = "ended"
+        else:
+            try:
+                answer = zygote.request({"op": "reset"})
+                if answer.get("event") != "clean":
+                    why = answer.get("why", str(answer))
+            except PoolError as exc:
+                why = str(exc)
+        zygote.current = None
+        if why is None:
+            return
+        with self._state_lock:
+            self.stats.zygotes_replaced += 1
+            self.stats.replaced_because.append(why[:500])
+        zygote.destroy()
+        slot.zygote = None
+        if not self._closed and self.broken is None:
+            slot.starting = self._warmers.submit(self._start_zygote, slot, zygote.key,
+                                                 dict(zygote.key[0]), ResourceLimits(max_disk_bytes=zygote.key[1]))
+
+
+def _hello(shake: socket.socket, timeout: float) -> int | None:
+    """The worker's host pid, from the credentials the kernel attached to its first message (translated
+    into our PID namespace); None if it died before saying anything."""
+    shake.settimeout(timeout)
+    try:
+        _, ancillary, _, _ = shake.recvmsg(16, socket.CMSG_SPACE(_CREDENTIALS.size))
+    except (TimeoutError, OSError):
+        return None
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= _CREDENTIALS.size:
+            pid, _, _ = _CREDENTIALS.unpack(data[:_CREDENTIALS.size])
+            return pid if pid > 0 else None
+    return None
+
+
+def keyring_filter(machine: str | None = None) -> bytes | None:
+    """A seccomp program (classic BPF, the form bubblewrap's --seccomp reads) under which add_key, request_key,
+    keyctl and every system call of a foreign ABI (32-bit, x32) fail with EPERM; None for an unknown machine."""
+    arch, numbers = _KEYRING_SYSCALLS.get(machine or platform.machine(), (None, ()))
+    if arch is None:
+        return None
+    load_word, jump_eq, jump_ge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM
+    checks = [(jump_ge, _X32_SYSCALL_BIT)] + [(jump_eq, n) for n in numbers]
+    # The deny instruction is the last one; every jump's offset counts from the instruction after it.
+    program = [(load_word, 0, 0, 4), (jump_eq, 0, len(checks) + 2, arch), (load_word, 0, 0, 0)]
+    for i, (op, value) in enumerate(checks):
+        program.append((op, len(checks) - i, 0, value))
+    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    return b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+
+
+def _bytes_fd(data: bytes) -> int:
+    """A pipe's read end holding ``data`` (smaller than the pipe buffer), for bubblewrap to read."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)
+    os.close(write_end)
+    return read_end
+
+
+def _empty(directory: Path) -> None:
+    """Remove everything inside a host directory we own (only the grader ever writes there)."""
+    for entry in list(directory.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def memory_budget() -> int:
+    """What all workers of a pool may use together: physical memory less a reserve for the system and the
+    grader (the larger of 2 GiB and a tenth), so that no --jobs setting makes the machine swap."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
+    return max(2**30, total - max(2 * 2**30, total // 10))

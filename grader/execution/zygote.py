@@ -1,0 +1,313 @@
+"""The warm parent of workers. It runs inside one long-lived bubblewrap sandbox, never in the grader's process.
+
+It imports the heavy modules (numpy, torch, the worker) once, then forks one fresh worker per hand-in, so a
+hand-in pays for its own compute and not for starting Python and importing torch. Every worker starts from
+the zygote's clean memory: whatever a hand-in changes in its modules dies with its process.
+
+Between two hand-ins the zygote makes its sandbox as it was: it kills every other process in the PID
+namespace, empties the writable tmpfs mounts, and checks that no process, file or System V IPC object is
+left (kernel keys and POSIX message queues, which it could not list, cannot be made: see pool.py). Anything it cannot account for makes it answer "dirty", and the grader throws the whole
+sandbox away. It never holds anything of a hand-in: files reach the worker through a read-only inbox that
+the grader fills, and the worker's stdin/stdout/stderr are pipes the grader passes over the control socket.
+
+Control protocol (the grader's side is ``pool.py``), JSON messages on an AF_UNIX SOCK_SEQPACKET socket:
+
+    -> {"op": "spawn", "workdir", "env", "rlimits", "inbox"} + fds [stdin, stdout, stderr, handshake]
+    <- {"event": "spawned", "pid"}      the worker waits on the handshake socket until the grader has moved
+                                        it into its cgroup and sends b"go"
+    <- {"event": "exit", "status"}      the worker ended (sent unasked); everything it started is dead
+    -> {"op": "reset"}
+    <- {"event": "clean"} | {"event": "dirty", "why"}
+
+This module imports only the standard library at the top, so that the only third-party modules a worker
+finds already imported are the ones the rubric preloads, as in a cold worker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import stat
+import sys
+import tempfile
+import time
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+MAX_MESSAGE = 1 << 16
+KILL_TIMEOUT_SECONDS = 5.0
+# Exit status of a worker whose set-up (before the hand-in's first line) failed; the runner reports it as
+# a worker that did not start, with the message the set-up wrote to stderr.
+SETUP_FAILED = 125
+WORKER_MODULE = "grader.execution.worker"
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
+
+
+def exit_code(status: int) -> int:
+    """A wait status as bubblewrap reports its program's: the exit code, or 128+N for signal N."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+class Zygote:
+    def __init__(self, control: socket.socket, writable: list[str]) -> None:
+        self.control = control
+        self.writable = writable
+        self.child: int | None = None
+        self.child_fd: int | None = None  # a pidfd: readable when the worker ends
+        self.child_status: int | None = None
+        self.baseline: dict = {}
+
+    # --- set-up -------------------------------------------------------------------------------------------
+
+    def prepare(self, preload: list[str]) -> None:
+        # Workers must not be able to read this process's memory or file descriptors through /proc or ptrace
+        # (they run as the same user); orphans of a worker become our children, so we can reap them.
+        _prctl(PR_SET_DUMPABLE, 0)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        # As the launcher does for a cold worker: a write past RLIMIT_FSIZE fails with EFBIG, not SIGXFSZ.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        for module in preload:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass  # the worker reports it the same way a cold worker would: by not having it
+        importlib.import_module(WORKER_MODULE)
+        # Objects that exist now are never collected: the GC then does not touch (and copy) their pages
+        # in every worker.
+        gc.collect()
+        gc.freeze()
+        threads = len(os.listdir("/proc/self/task"))
+        if threads != 1:
+            raise RuntimeError(f"the zygote runs {threads} threads after its imports; forking would be unsafe")
+        self.baseline = {"modes": self._state()["modes"]}
+        self._wipe()
+        self.baseline = self._state()
+
+    # --- the loop -------------------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        self._send({"event": "ready", "pid": os.getpid()})
+        while True:
+            waiting = [self.control] + ([self.child_fd] if self.child_fd is not None else [])
+            readable, _, _ = select.select(waiting, [], [], None if self.child_fd is not None or
+                                           self.child is None else 0.01)
+            if self.child is not None and (self.child_fd in readable or self.child_fd is None):
+                self._check_child()
+            if self.control in readable:
+                data, fds, _, _ = socket.recv_fds(self.control, MAX_MESSAGE, 8)
+                if not data:
+                    return  # the grader is gone
+                message = json.loads(data)
+                if message.get("op") == "spawn":
+                    self._spawn(message, fds)
+                    continue
+                for fd in fds:
+                    os.close(fd)
+                if message.get("op") == "reset":
+                    self._reset()
+                elif message.get("op") == "quit":
+                    return
+
+    def _send(self, message: dict) -> None:
+        self.control.send(json.dumps(message).encode())
+
+    def _spawn(self, message: dict, fds: list[int]) -> None:
+        if self.child is not None or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            self._send({"event": "error", "message": "a worker is still running" if self.child is not None
+                        else f"spawn needs 4 file descriptors, got {len(fds)}"})
+            return
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _become_worker(message, fds, self.control)
+            finally:
+                os._exit(SETUP_FAILED)
+        for fd in fds:
+            os.close(fd)
+        self.child, self.child_status = pid, None
+        try:
+            self.child_fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.child_fd = None  # no pidfds (old kernel): the loop polls instead
+        self._send({"event": "spawned", "pid": pid})
+
+    def _check_child(self) -> None:
+        """The worker ended (or, without pidfds, maybe): kill what it left running, then say how it ended."""
+        if self.child_fd is None:
+            try:
+                pid, status = os.waitpid(self.child, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.child, 0
+            if pid == 0:
+                return
+            self.child_status = status
+        # A cold sandbox ends with its worker: so does everything the worker started here.
+        self._kill_all()
+        self._child_gone()
+
+    def _child_gone(self) -> None:
+        if self.child is None:
+            return
+        status = self.child_status if self.child_status is not None else 9  # never reaped: count it as killed
+        if self.child_fd is not None:
+            os.close(self.child_fd)
+        self.child, self.child_fd, self.child_status = None, None, None
+        self._send({"event": "exit", "status": exit_code(status)})
+
+    def _reset(self) -> None:
+        problems = [] if self._kill_all() else ["processes survived SIGKILL"]
+        self._child_gone()
+        try:
+            self._wipe()
+        except OSError as exc:
+            problems.append(f"cannot empty a writable mount: {exc}")
+        state = self._state()
+        problems += [f"{key} differs: {state[key]!r}" for key in state if state[key] != self.baseline.get(key)]
+        self._send({"event": "clean"} if not problems else {"event": "dirty", "why": "; ".join(problems)[:2000]})
+
+    # --- cleaning -------------------------------------------------------------------------------------------
+
+    def _kill_all(self) -> bool:
+        """SIGKILL every other process of the namespace (kill(-1) spares us and init) and reap them all."""
+        deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
+        while True:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                if pid == self.child:
+                    self.child_status = status
+            if not _other_processes():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+
+    def _wipe(self) -> None:
+        for root in self.writable:
+            os.chmod(root, self.baseline["modes"][root])
+            with os.scandir(root) as entries:
+                for entry in list(entries):
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, onerror=_allow_and_retry)
+                    else:
+                        os.unlink(entry.path)
+
+    def _state(self) -> dict:
+        """What must be the same before every hand-in: mounts empty, nothing running, no IPC objects."""
+        return {
+            "modes": {root: stat.S_IMODE(os.stat(root).st_mode) for root in self.writable},
+            "files": {root: sorted(os.listdir(root)) for root in self.writable},
+            "processes": _other_processes(),
+            "ipc": {kind: _read_lines(f"/proc/sysvipc/{kind}")[1:] for kind in ("shm", "msg", "sem")},
+        }
+
+
+def _other_processes() -> list[int]:
+    me = os.getpid()
+    return sorted(int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me))
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path) as handle:
+            return handle.read().splitlines()
+    except OSError:
+        return []
+
+
+def _allow_and_retry(function, path, _exc_info) -> None:
+    """rmtree's error hook: a worker may have made a directory unreadable; give it back to us and retry."""
+    os.chmod(os.path.dirname(path), 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)
+        shutil.rmtree(path)
+    else:
+        function(path)
+
+
+# --- the worker's side of the fork ---------------------------------------------------------------------------
+
+
+def _become_worker(message: dict, fds: list[int], control: socket.socket) -> None:
+    """In the forked child: become a worker for one hand-in, exactly as a cold one would start. Never returns."""
+    stdin, stdout, stderr, handshake_fd = fds
+    os.setsid()
+    # Our own /proc files readable again, as for any process (the zygote hides its own); the OOM killer
+    # takes workers before anything else.
+    _prctl(PR_SET_DUMPABLE, 1)
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:
+        pass
+    # The grader reads our pid from the kernel-attached credentials, moves us into this hand-in's cgroup,
+    # and only then lets us go on.
+    handshake = socket.socket(fileno=handshake_fd)
+    handshake.send(b"ready")
+    if handshake.recv(16) != b"go":
+        os._exit(SETUP_FAILED)
+    handshake.close()
+    control.detach()  # closed below with every other inherited descriptor
+    for target, fd in enumerate((stdin, stdout, stderr)):
+        os.dup2(fd, target)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    try:
+        from grader.execution.limits import apply_rlimits
+
+        apply_rlimits({name: tuple(value) for name, value in message["rlimits"].items()})
+        os.environ.clear()
+        os.environ.update(message["env"])
+        tempfile.tempdir = None  # computed again from the new TMPDIR
+        workdir = message["workdir"]
+        os.makedirs(workdir, exist_ok=True)
+        shutil.copytree(message["inbox"], workdir, symlinks=True, dirs_exist_ok=True)
+        for key in ("HOME", "TMPDIR"):
+            os.makedirs(os.environ[key], exist_ok=True)
+        os.chdir(workdir)
+        os.environ["PWD"] = workdir  # a cold worker inherits it from the shell that copies its files
+    except (OSError, KeyError, ValueError, shutil.Error) as exc:
+        os.write(2, f"grader zygote: cannot set up the worker: {exc}\n".encode(errors="replace"))
+        os._exit(SETUP_FAILED)
+    worker = sys.modules[WORKER_MODULE]
+    sys.argv = [worker.__file__]
+    worker.main()  # ends the process with os._exit
+
+
+def main(argv: list[str]) -> None:
+    spec = json.loads(argv[0])
+    control = socket.socket(fileno=spec["control_fd"])
+    zygote = Zygote(control, list(spec["writable"]))
+    try:
+        zygote.prepare(list(spec["preload"]))
+    except Exception as exc:  # noqa: BLE001 - reported to the grader, which falls back to cold workers
+        control.send(json.dumps({"event": "failed", "message": f"{type(exc).__name__}: {exc}"}).encode())
+        raise
+    zygote.serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
