@@ -107,7 +107,11 @@ class _Assembler:
         page_notes: dict[int, list[NoteCluster]],
         runs_into_scan: dict[int, list[int]],
     ) -> AnswerText:
-        lines = [pair for _, piece in own for pair in piece.answer]
+        # A question read twice ("(c)" above the code, "Answer (c):" below it): the segments
+        # without an answer marker hold the question's own text, not its answer.
+        marked = [(s, piece) for s, piece in own if s.tagged_answer or has_answer_marker(s)]
+        answered = marked if marked and len(marked) < len(own) else own
+        lines = [pair for _, piece in answered for pair in piece.answer]
         text = "\n".join(t.rstrip() for _, t in lines).strip()
         found = bool(tokens_of(text))
         notes = [cluster for _, piece in own for cluster in piece.notes]
@@ -128,7 +132,7 @@ class _Assembler:
                 reasons.append("only the question's own text, no answer")
             else:
                 reasons.append("no answer text after the question")
-        if found and any(piece.unmarked for _, piece in own):
+        if found and any(piece.unmarked for _, piece in answered):
             reasons.append("no answer marker here, unlike the rest of the hand-in: check that this is the answer")
         if found and notes:
             reasons.append(f"margin notes beside the answer at {_where([line for c in notes for line in c.lines])}")

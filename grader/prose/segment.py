@@ -132,6 +132,12 @@ class _Segmenter:
 
             marker = parse_marker(line.text)
             lookahead = self._lookahead(content, index, marker)
+            if _answer_after_code(marker, line, segments[-1]) and state.owner is not None:
+                # Question cell, code cell, then a markdown cell opening with "Answer:": the
+                # answer to the question being read, not stray text after the code.
+                segments.append(Segment(owner=state.owner, anchor="answer marker after a code cell"))
+                _append(segments[-1], line, line.text, given_question=in_template_cell)
+                continue
             started = self._anchor(state, marker, lookahead)
             if started is not None:
                 segments.append(started)
@@ -399,6 +405,12 @@ def _rank(label: str) -> int:
 
 def _path_rank(path: Path) -> tuple[tuple[str, int], ...]:
     return tuple((_kind(c), _rank(c)) for c in path)
+
+
+def _answer_after_code(marker: Marker | None, line: Line, current: Segment) -> bool:
+    """A plain "Answer:" marker opening the first markdown cell after a code cell."""
+    return (marker is not None and marker.answer and not marker.names_question and line.cell_start
+            and line.cell_type == "markdown" and current.owner is None and current.anchor == "code cell")
 
 
 def _append(segment: Segment, line: Line, text: str, *, given_question: bool = False) -> None:
