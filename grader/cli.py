@@ -120,12 +120,14 @@ def grade(
                                            help="Grade even when bubblewrap cannot run (weaker isolation)."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML: one test suite per hand-in "
                                          "of the gradebook, one test case per check."),
+    warm: bool = typer.Option(True, "--warm/--no-warm", help="Fork each hand-in's worker from a warm sandboxed "
+                              "parent that has imported numpy/torch (default), or start a cold sandbox per hand-in."),
 ) -> None:
     """Grade a folder of hand-ins in parallel; resumes where a stopped run ended. Exit 0, or 130 if interrupted."""
     from grader.batch import BatchError, BatchOptions, run_batch
 
     options = BatchOptions(hand_ins=hand_ins, sheet=sheet, out=out, course=course, jobs=jobs, force=force, db=db,
-                           manifest=manifest, unsafe_no_sandbox=unsafe_no_sandbox)
+                           manifest=manifest, unsafe_no_sandbox=unsafe_no_sandbox, warm=warm)
     try:
         summary = run_batch(options, console=console)
     except BatchError as exc:
@@ -156,6 +158,60 @@ def _write_batch_junit(db_path: Path, sheet: str, path: Path) -> Path:
                                                    error=r.record.error))
               for r in results]
     return write_junit_many(grades, path, name=f"grader grade {sheet}")
+
+
+manual_app = typer.Typer(no_args_is_help=True, help="Written answers: export them for tutors, import their scores.")
+app.add_typer(manual_app, name="manual")
+
+
+@manual_app.command("export")
+def manual_export(
+    sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
+    out: Path = typer.Option(..., "--out", help="The CSV to write (FILE.csv); FILE.html is written beside it."),
+    results: Optional[Path] = typer.Option(None, "--results", help="The `grader grade --out` folder "
+                                           "(default: the folder of the CSV)."),
+    course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Gradebook file (default: RESULTS/gradebook.db)."),
+) -> None:
+    """Every tutor check of every graded hand-in, question by question: answer, hint, empty points and comment."""
+    from grader.manual import ManualError, export_manual
+
+    try:
+        summary = export_manual(sheet, out, results_dir=results, course=course, db=db)
+    except ManualError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"wrote {summary.csv_path} and {summary.html_path}: {len(summary.rows)} answers of "
+                  f"{summary.hand_ins} hand-ins, {summary.needs_human} need a human, {summary.similar_groups} "
+                  "groups of alike answers", highlight=False)
+
+
+@manual_app.command("import")
+def manual_import(
+    file: Path = typer.Argument(..., help="The CSV written by `grader manual export`, with points filled in."),
+    results: Optional[Path] = typer.Option(None, "--results", help="The `grader grade --out` folder "
+                                           "(default: the folder of FILE)."),
+    course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Gradebook file (default: RESULTS/gradebook.db)."),
+    tutor: Optional[str] = typer.Option(None, "--tutor", help="Your name for the scores (default: your login)."),
+) -> None:
+    """Check every row, then store the scores and rebuild the outputs. Any problem: nothing changes, exit 2."""
+    from grader.manual import ManualError, ManualImportError, import_manual
+
+    try:
+        summary = import_manual(file, results_dir=results, course=course, db=db, tutor=tutor)
+    except ManualImportError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc.path))}: {len(exc.problems)} problem(s), nothing was "
+                      "imported", highlight=False)
+        for problem in exc.problems:
+            console.print(f"  {escape(problem)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except ManualError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"{summary.sheet}: scored {len(summary.scored)}, unchanged {summary.unchanged}, "
+                  f"not scored yet {summary.open}"
+                  + (f"; rebuilt {len(summary.outputs)} output files" if summary.outputs else ""), highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

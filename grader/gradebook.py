@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -212,6 +212,17 @@ class ManualScore:
     tutor: str
     entered_at: datetime
     content_sha256: str | None  # the hand-in's content when the score was given
+
+
+@dataclass(frozen=True)
+class NewManualScore:
+    """A tutor's score to store: see Gradebook.add_manual_scores."""
+
+    file_name: str
+    question_id: str
+    check_id: str
+    points: float
+    comment: str = ""
 
 
 @dataclass
@@ -440,6 +451,33 @@ class Gradebook:
                        " entered_at, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (sheet, file_name, question_id, check_id, points, comment, tutor, _now(),
                         record.content_sha256))
+
+    def add_manual_scores(self, sheet: str, scores: Sequence[NewManualScore], *, tutor: str) -> None:
+        """Score several tutor checks in one transaction: all are stored, or (on any error) none.
+
+        Every score is checked as in add_manual_score before anything is written.
+        """
+        latest = {r.record.file_name: r.record for r in self.results(sheet)}
+        rows = []
+        for s in scores:
+            record = latest.get(s.file_name)
+            if record is None:
+                raise KeyError(f"{self.path}: no graded hand-in {s.file_name!r} for {sheet}")
+            check = next((c for q in record.questions for c in q.checks
+                          if (c.question_id, c.check_id) == (s.question_id, s.check_id)), None)
+            if check is None:
+                raise KeyError(f"{self.path}: {s.file_name!r} has no check {s.question_id}/{s.check_id}")
+            if check.status != "pending":
+                raise ValueError(f"{s.question_id}/{s.check_id} of {s.file_name!r} is graded automatically, "
+                                 "not by a tutor")
+            if not 0 <= s.points <= check.max_points:
+                raise ValueError(f"{s.question_id}/{s.check_id}: {s.points:g} points is outside "
+                                 f"0..{check.max_points:g}")
+            rows.append((sheet, s.file_name, s.question_id, s.check_id, s.points, s.comment, tutor, _now(),
+                         record.content_sha256))
+        with self._transaction() as db:
+            db.executemany("INSERT INTO manual_scores (sheet, file_name, question_id, check_id, points, comment,"
+                           " tutor, entered_at, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def _manual_scores(self, sheet: str) -> dict[str, dict[tuple[str, str], ManualScore]]:
         found: dict[str, dict[tuple[str, str], ManualScore]] = {}
