@@ -31,7 +31,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader import __version__
 from grader.checks.plan import CheckPlan
 from grader.execution.runner import ExecutionSettings, RunReport
-from grader.execution.sandbox import Sandbox, SandboxUnavailable, find_sandbox
+from grader.execution.pool import WarmPool
+from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
 from grader.gradebook import FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, StudentRecord
 from grader.grading import SubmissionGrade, execution_settings, grade_file, judge, plan_checks
 from grader.intake.deadline import ManifestError, assess_lateness, read_manifest, submission_time
@@ -63,6 +64,7 @@ class BatchOptions:
     db: Path | None = None  # None: OUT/gradebook.db
     manifest: Path | None = None  # None: HAND_INS/manifest.csv when it exists
     unsafe_no_sandbox: bool = False  # allow the process fallback when bubblewrap cannot run
+    warm: bool = True  # fork workers from warm sandboxed zygotes (grader/execution/pool.py) under bubblewrap
     now: datetime | None = None  # the reports' "now" (model answers unlock after the deadline); None: the clock
 
 
@@ -134,12 +136,18 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
         status = "failed"
         try:
             if todo:
-                # Planning runs the reference on every case: once per batch, and only when there is work.
-                context = _Context(loaded=loaded, plans=plan_checks(loaded),
-                                   settings=execution_settings(loaded.rubric.execution), sandbox=sandbox,
-                                   protections_off=protections_off, manifest=manifest, out=out,
-                                   rubric_sha256=rubric_sha)
-                _grade_all(todo, context, jobs, book, summary, console)
+                settings = execution_settings(loaded.rubric.execution)
+                # Started first: the zygotes import torch while the reference is planned.
+                pool = _warm_pool(sandbox, min(jobs, len(todo)), settings) if options.warm else None
+                try:
+                    # Planning runs the reference on every case: once per batch, and only when there is work.
+                    context = _Context(loaded=loaded, plans=plan_checks(loaded), settings=settings,
+                                       sandbox=pool or sandbox, protections_off=protections_off, manifest=manifest,
+                                       out=out, rubric_sha256=rubric_sha)
+                    _grade_all(todo, context, jobs, book, summary, console)
+                finally:
+                    if pool is not None:
+                        pool.close()
         except KeyboardInterrupt:  # while planning; _grade_all handles its own
             summary.interrupted = True
         else:
@@ -481,6 +489,15 @@ def _read_manifest(options: BatchOptions, loaded: LoadedRubric) -> dict[str, dat
         return read_manifest(path, loaded.rubric.deadline.time_zone)
     except (ManifestError, FileNotFoundError) as exc:
         raise BatchError(str(exc)) from None
+
+
+def _warm_pool(sandbox: Sandbox, jobs: int, settings: ExecutionSettings) -> WarmPool | None:
+    """One warm zygote per job under bubblewrap (the pool falls back to cold workers by itself if they fail)."""
+    if not isinstance(sandbox, BubblewrapSandbox):
+        return None
+    pool = WarmPool(sandbox, slots=jobs, preload=settings.preload)
+    pool.prestart(seed=settings.seed, limits=settings.limits)
+    return pool
 
 
 def _find_sandbox(unsafe_no_sandbox: bool) -> Sandbox:
