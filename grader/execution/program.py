@@ -64,20 +64,24 @@ def _load_notebook(path: Path) -> Program:
     except json.JSONDecodeError as exc:
         raise ProgramError(f"{path.name}: not a notebook, the JSON is broken at line {exc.lineno}, "
                            f"column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ProgramError(f"{path.name}: not a notebook, the JSON is nested too deeply to read") from None
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise ProgramError(f"{path.name}: JSON but not a notebook (no 'nbformat' field)")
     try:
         notebook = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several types for malformed notebooks
-        raise ProgramError(f"{path.name}: not a readable notebook: {exc}") from None
+        raise ProgramError(f"{path.name}: not a readable notebook: {str(exc)[:300]}") from None
     notes = []
     if raw.get("nbformat") != 4:
         notes.append(f"notebook format v{raw.get('nbformat')} was converted to v4")
     cells, markdown = [], []
     for number, cell in enumerate(notebook.cells):
         source = cell.get("source", "")
-        if isinstance(source, list):
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
             source = "".join(source)
+        if not isinstance(source, str):
+            raise ProgramError(f"{path.name}: cell {number + 1}'s source is not text")
         if cell.get("cell_type") == "code":
             if source.strip():
                 cells.append(Cell(index=number, label=str(number + 1), source=to_python(source)))

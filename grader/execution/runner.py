@@ -1,8 +1,13 @@
 """Grader side of execution: start a sandboxed worker, feed it cells and requests, survive whatever it does.
 
 The worker can hang, crash, exit, flood its channel or lie; none of that stops the run. A cell that has to be
-killed is skipped on a fresh worker, a cell that ends the process (os._exit) ends the run there, and the
-answers defined until then are still asked for.
+killed, crashes the worker or breaks its channel is skipped on a fresh worker; a cell that ends the process
+cleanly (sys.exit, os._exit(0)) ends the run there, and the answers defined until then are still asked for.
+A function whose calls keep ending the worker is not called again after DEATHS_PER_TARGET deaths.
+
+Nothing the worker sends is trusted: a frame is size- and shape-checked before it is parsed (no pickle, no
+object that runs code), a frame that does not fit the protocol's next step counts as the cell breaking the
+channel, and the deadlines do not move however much the worker sends.
 """
 
 from __future__ import annotations
@@ -24,10 +29,20 @@ import grader
 from grader.execution.limits import ResourceLimits
 from grader.execution.program import Program
 from grader.execution.sandbox import Sandbox, scrubbed_env
-from grader.execution.wire import WireError, read_frame, write_frame
+from grader.execution.wire import FRAME_HEADER, MAX_FRAME_BYTES, WireError, parse_frame, write_frame
+from grader.execution.worker import MAX_ELEMENTS, PROTOCOL_LOST, WORKER_FAILED
 
 GRACE_SECONDS = 3.0
 STDERR_LIMIT = 8000
+DEATHS_PER_TARGET = 2
+# Frames the reader may hold before the worker has to wait: a worker that floods its channel fills a pipe,
+# not the grader's memory.
+QUEUED_FRAMES = 16
+# Parsing JSON builds a Python object per '[', '{' and ','; a frame that would build more than a worker's
+# largest honest reply (MAX_ELEMENTS numbers, its output and error text) is refused before parsing.
+MAX_CONTAINERS = 2**20
+MAX_SEPARATORS = 2 * MAX_ELEMENTS
+CELL_STATUSES = ("ok", "error", "timeout", "exit", "memory")  # what the worker itself reports for a cell
 
 
 @dataclass(frozen=True)
@@ -110,7 +125,11 @@ class RunReport:
 
 
 class WorkerGone(Exception):
-    """The worker process ended or broke the protocol."""
+    """The worker process ended, or broke the protocol (tampered=True: junk or an out-of-step frame)."""
+
+    def __init__(self, message: str, *, tampered: bool = False) -> None:
+        super().__init__(message)
+        self.tampered = tampered
 
 
 class _Attempt:
@@ -123,18 +142,48 @@ class _Attempt:
         package_dir = Path(grader.__file__).resolve().parent
         self.proc = sandbox.launch([sys.executable, "-s", "-P", "-m", "grader.execution.worker"], workdir=workdir,
                                    limits=settings.limits, env=env, visible_readonly=[package_dir])
-        self.frames: queue.Queue = queue.Queue()
+        self.frames: queue.Queue = queue.Queue(maxsize=QUEUED_FRAMES)
+        self.closed = False
+        self.separators = MAX_SEPARATORS + 2 * settings.output_limit
+        self.containers = MAX_CONTAINERS + 2 * settings.output_limit
         self.stderr = bytearray()
         threading.Thread(target=self._read_frames, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
     def _read_frames(self) -> None:
         try:
-            while (frame := read_frame(self.proc.stdout)) is not None:
-                self.frames.put(("frame", frame))
-            self.frames.put(("eof", None))
-        except (WireError, OSError, ValueError) as exc:
-            self.frames.put(("bad", str(exc)))
+            while (frame := self._read_frame()) is not None:
+                if not self._put(("frame", frame)):
+                    return
+            self._put(("eof", None))
+        except Exception as exc:  # noqa: BLE001 - whatever the bytes do to the parser, it is the worker's fault
+            self._put(("bad", f"{type(exc).__name__}: {exc}"[:300]))
+
+    def _read_frame(self) -> dict | None:
+        header = _read_exact(self.proc.stdout, FRAME_HEADER.size)
+        if header is None:
+            return None
+        (length,) = FRAME_HEADER.unpack(header)
+        if length > MAX_FRAME_BYTES:
+            raise WireError(f"a frame of {length} bytes is more than the {MAX_FRAME_BYTES} allowed")
+        payload = _read_exact(self.proc.stdout, length)
+        if payload is None:
+            raise WireError("the stream ended inside a frame")
+        containers = payload.count(b"[") + payload.count(b"{")
+        separators = payload.count(b",") + payload.count(b":")
+        if containers > self.containers or separators > self.separators:
+            raise WireError(f"a frame with {containers} lists/objects and {separators} items is larger than "
+                            "any honest reply")
+        return parse_frame(payload)
+
+    def _put(self, item: tuple) -> bool:
+        while not self.closed:
+            try:
+                self.frames.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _read_stderr(self) -> None:
         for chunk in iter(lambda: self.proc.stderr.read(4096), b""):
@@ -148,7 +197,7 @@ class _Attempt:
             raise WorkerGone(f"the worker stopped reading ({exc.__class__.__name__})") from None
 
     def receive(self, deadline: float) -> dict | None:
-        """The next frame, or None on timeout; raises WorkerGone if the process ended or sent junk."""
+        """The next frame, or None at the deadline; raises WorkerGone if the process ended or sent junk."""
         try:
             what, payload = self.frames.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
@@ -156,7 +205,7 @@ class _Attempt:
         if what == "frame":
             return payload
         if what == "bad":
-            raise WorkerGone(f"the worker sent data that is not valid ({payload})")
+            raise WorkerGone(f"the worker sent data that is not a valid frame ({payload})", tampered=True)
         raise WorkerGone("the worker process ended")
 
     def close(self, *, ended: bool = False) -> str:
@@ -165,6 +214,7 @@ class _Attempt:
         ended: the channel closed, so the process is on its way out; give it a moment to exit by itself
         so that its own exit status is reported rather than our kill.
         """
+        self.closed = True
         try:
             self.proc.stdin.close()
         except OSError:
@@ -177,6 +227,19 @@ class _Attempt:
         return self.sandbox.kill(self.proc).verdict
 
 
+def _read_exact(stream: Any, size: int) -> bytes | None:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            if remaining == size:
+                return None
+            raise WireError("the stream ended inside a frame")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
 def run_program(program: Program, requests: list[Request], *, files_dir: Path | None, sandbox: Sandbox,
                 settings: ExecutionSettings = ExecutionSettings()) -> RunReport:
     """Run the hand-in's cells, then every request, and collect plain-data results."""
@@ -187,6 +250,7 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
     stop_before: int | None = None
     pending = list(requests)
     cells_known_good = False
+    deaths: dict[str, int] = {}
 
     while True:
         if time.monotonic() >= deadline:
@@ -215,6 +279,7 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
                 skip.add(outcome.cell)
         elif outcome.kind == "request":
             cells_known_good = True
+            _count_death(outcome.request, pending, report, deaths)
             pending = [r for r in pending if r.key not in report.replies]
         elif outcome.kind == "startup":
             report.problems.append(outcome.message)
@@ -230,12 +295,30 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
     return report
 
 
+def _count_death(request: Request | None, pending: list[Request], report: RunReport, deaths: dict[str, int]) -> None:
+    """A call ended the worker: after DEATHS_PER_TARGET such calls, the function's other cases are not run.
+
+    Without this, one function that exits on every call would use up the restarts, and the questions
+    asked after it would go unanswered.
+    """
+    if request is None:
+        return
+    deaths[request.target] = deaths.get(request.target, 0) + 1
+    if deaths[request.target] < DEATHS_PER_TARGET:
+        return
+    for other in pending:
+        if other.target == request.target and other.key not in report.replies:
+            report.replies[other.key] = Reply(other.key, ok=False, error=(
+                f"not run: calls to `{request.target}` ended the worker {deaths[request.target]} times"))
+
+
 @dataclass
 class _Outcome:
     kind: str  # done | cell | request | startup
     cell: int | None = None
     exited_cleanly: bool = False
     message: str = ""
+    request: Request | None = None  # kind "request": the call that ended the worker
 
 
 def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: RunReport, skip: set[int],
@@ -243,6 +326,7 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
            record_cells: bool) -> _Outcome:
     labels = {c.index: c.label for c in program.cells}
     current: int | None = None
+    last = -1
     try:
         attempt.send({"op": "init", "cells": [{"index": c.index, "label": c.label, "source": c.source}
                                               for c in program.cells],
@@ -254,49 +338,63 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             verdict = attempt.close()
             return _Outcome("startup", message=f"the worker did not start ({verdict}): "
                             f"{attempt.stderr.decode(errors='replace')[-2000:]}")
+        # Set when a step starts and never moved by what the worker sends, so a flood cannot hold the run.
+        step_deadline = time.monotonic() + settings.startup_timeout
         while True:
-            wait = settings.cell_timeout + GRACE_SECONDS if current is not None else settings.startup_timeout
-            message = attempt.receive(min(deadline, time.monotonic() + wait))
+            message = attempt.receive(min(deadline, step_deadline))
             if message is None:
-                if current is None:
-                    attempt.close()
-                    return _Outcome("startup", message="the worker went silent between cells")
                 attempt.close()
+                if current is None:
+                    return _Outcome("startup", message="the worker went silent between cells")
                 if record_cells:
                     report.cells[current] = CellOutcome(current, labels[current], "timeout",
                                                         f"cell killed after {settings.cell_timeout:g} s")
                 return _Outcome("cell", cell=current)
-            event = message.get("event")
-            if event == "cell_start" and message.get("index") in labels:
-                current = message["index"]
-            elif event == "cell_end" and message.get("index") in labels:
-                index = message["index"]
+            event, index = message.get("event"), message.get("index")
+            if current is None and event == "cell_start" and index in labels and index > last:
+                current = last = index
+                step_deadline = time.monotonic() + settings.cell_timeout + GRACE_SECONDS
+            elif current is not None and event == "cell_end" and index == current \
+                    and message.get("status") in CELL_STATUSES:
                 if record_cells:
-                    report.cells[index] = CellOutcome(index, labels[index], str(message.get("status")),
+                    report.cells[index] = CellOutcome(index, labels[index], message["status"],
                                                       _text(message.get("error")), _text(message.get("output")),
-                                                      float(message.get("seconds") or 0))
+                                                      _seconds(message.get("seconds")))
                 current = None
-            elif event == "ready":
+                step_deadline = time.monotonic() + settings.startup_timeout
+            elif current is None and event == "ready":
                 ignored = message.get("ignored_magics")
                 if isinstance(ignored, list):
                     report.ignored_magics = [str(x)[:200] for x in ignored[:50]]
                 break
+            else:
+                raise WorkerGone(f"the worker sent {_summary(message)} out of turn", tampered=True)
         return _serve_requests(attempt, pending, report, deadline, settings)
     except WorkerGone as gone:
-        verdict = attempt.close(ended=True)
+        verdict = attempt.close(ended=not gone.tampered)
         if current is None:
             if pending and not any(r.key in report.replies for r in pending):
                 # Died between cells and requests: nothing specific to skip; grade with what we have.
                 report.problems.append(f"the worker ended before answering ({verdict})")
-                return _Outcome("done")
             return _Outcome("done")
-        clean = verdict == "ok"
+        clean = verdict == "ok" and not gone.tampered
         status = "exit" if clean else ("memory" if "memory" in verdict else "crashed")
-        detail = ("the code ended the process (os._exit or similar); later cells were not run" if clean
-                  else f"the worker died in this cell: {verdict} ({gone})")
         if record_cells:
-            report.cells[current] = CellOutcome(current, labels[current], status, detail)
+            report.cells[current] = CellOutcome(current, labels[current], status, _death_detail(verdict, gone))
         return _Outcome("cell", cell=current, exited_cleanly=clean)
+
+
+def _death_detail(verdict: str, gone: WorkerGone) -> str:
+    """Why the worker died in a cell, in words for the feedback."""
+    if gone.tampered:
+        return f"the cell wrote to or broke the worker's channel to the grader; it was skipped ({gone})"
+    if verdict == "ok":
+        return "the code ended the process (os._exit or similar); later cells were not run"
+    if verdict == f"exit status {PROTOCOL_LOST}":
+        return "the cell closed or broke the worker's channel to the grader; it was skipped"
+    if verdict == f"exit status {WORKER_FAILED}":
+        return "the worker failed after this cell (it changed something the worker needs); it was skipped"
+    return f"the worker died in this cell: {verdict} ({gone})"
 
 
 def _serve_requests(attempt: _Attempt, pending: list[Request], report: RunReport, deadline: float,
@@ -308,16 +406,19 @@ def _serve_requests(attempt: _Attempt, pending: list[Request], report: RunReport
         try:
             attempt.send(request.to_wire(timeout))
             message = attempt.receive(min(deadline, time.monotonic() + timeout + GRACE_SECONDS))
+            if message is not None and message.get("key") != request.key:
+                raise WorkerGone(f"the worker sent {_summary(message)} instead of this call's answer", tampered=True)
         except WorkerGone as gone:
-            verdict = attempt.close(ended=True)
-            report.replies[request.key] = Reply(request.key, ok=False,
-                                                error=f"the worker died during this call: {verdict} ({gone})")
-            return _Outcome("request")
+            verdict = attempt.close(ended=not gone.tampered)
+            error = (f"the worker's channel was tampered with during this call ({gone})" if gone.tampered
+                     else f"the worker died during this call: {verdict} ({gone})")
+            report.replies[request.key] = Reply(request.key, ok=False, error=error)
+            return _Outcome("request", request=request)
         if message is None:
             attempt.close()
             report.replies[request.key] = Reply(request.key, ok=False,
                                                 error=f"the call was killed after {timeout:g} s")
-            return _Outcome("request")
+            return _Outcome("request", request=request)
         report.replies[request.key] = _parse_reply(request.key, message)
     try:
         attempt.send({"op": "quit"})
@@ -325,6 +426,16 @@ def _serve_requests(attempt: _Attempt, pending: list[Request], report: RunReport
         pass
     attempt.close(ended=True)
     return _Outcome("done")
+
+
+def _summary(message: dict) -> str:
+    """A frame named for an error message, without repeating what the worker put in it."""
+    fields = ", ".join(sorted(str(k)[:20] for k in list(message)[:6]))
+    return f"a frame with fields ({fields})"
+
+
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 def _parse_reply(key: str, message: dict) -> Reply:

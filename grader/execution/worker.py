@@ -4,11 +4,18 @@ It knows nothing of rubrics, references or expected values: it runs the cells it
 requests ("call this name with these arguments", "give me the value of this name") with plain data.
 Protocol: length-prefixed JSON frames (see wire.py) on the file descriptors that were stdin and stdout at
 start; the student's code sees /dev/null there, so nothing it prints can be taken for a frame by accident.
+
+Student code shares this process, so it can change anything here on purpose; that only ever changes the
+values it hands in, which the grader judges on its side. What the worker does guard against is student code
+breaking the worker by accident or on the way: replaced builtins, a stolen SIGALRM, processes forked inside a
+cell that come back into this loop, looping finalizers. Exit statuses: 0 after "quit" (or an os._exit(0) of
+the student's), PROTOCOL_LOST when the channel to the grader broke, WORKER_FAILED for a bug of our own.
 """
 
 from __future__ import annotations
 
 import builtins
+import gc
 import io
 import os
 import random
@@ -16,13 +23,27 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from grader.execution.wire import WireError, read_frame, write_frame
 
 MAX_ELEMENTS = 4 * 2**20
 MAX_DEPTH = 16
 MAX_STRING = 1 * 2**20
+PROTOCOL_LOST = 86
+WORKER_FAILED = 70
+ERROR_FORMAT_SECONDS = 2.0
+
+# Taken before any student code runs: cells may replace builtins, numpy's functions or the traceback
+# module's, and the worker's own code keeps working with these.
+_BUILTINS = dict(builtins.__dict__)
+_np_array, _np_asarray, _ndarray, _generic = np.array, np.asarray, np.ndarray, np.generic
+_extract_tb, _format_list, _format_exception_only = (traceback.extract_tb, traceback.format_list,
+                                                     traceback.format_exception_only)
+_signal, _setitimer, _pthread_sigmask = signal.signal, signal.setitimer, signal.pthread_sigmask
 
 
 class CellTimeout(BaseException):
@@ -79,22 +100,78 @@ class IPythonShim:
         return lambda *args, **kwargs: None
 
 
+class _Timer:
+    live = False  # whether the next SIGALRM may still interrupt: at most one CellTimeout per arming
+
+
 def _timer_handler(signum: int, frame: Any) -> None:
-    raise CellTimeout()
+    if _Timer.live:
+        _Timer.live = False
+        raise CellTimeout()
 
 
-def _arm(seconds: float | None) -> None:
-    signal.setitimer(signal.ITIMER_REAL, seconds or 0)
+def _arm(seconds: float) -> None:
+    # A cell may have installed its own SIGALRM handler, blocked the signal or stopped the timer:
+    # every cell and every call starts with ours.
+    _signal(signal.SIGALRM, _timer_handler)
+    _pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+    _Timer.live = True
+    _setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
 
 
-def _format_error(exc: BaseException, filename_prefix: str = "<cell") -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    # Drop the worker's own frames: students should see their code, not ours.
-    frames = [f for f in frames if f.filename.startswith("<")]
-    lines = traceback.format_list(frames[-8:])
-    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    text = ("Traceback (most recent call last):\n" + "".join(lines) + detail) if lines else detail
+def _disarm() -> None:
+    _Timer.live = False
+    _setitimer(signal.ITIMER_REAL, 0)
+
+
+def _format_error(exc: BaseException) -> str:
+    try:
+        frames = _extract_tb(exc.__traceback__)
+        # Drop the worker's own frames: students should see their code, not ours.
+        frames = [f for f in frames if f.filename.startswith("<")]
+        lines = _format_list(frames[-8:])
+        detail = "".join(_format_exception_only(type(exc), exc)).strip()
+        text = ("Traceback (most recent call last):\n" + "".join(lines) + detail) if lines else detail
+    except BaseException:  # noqa: BLE001 - a broken traceback module or a lying exception still gets reported
+        try:
+            text = f"{type(exc).__name__}: {BaseException.__str__(exc)}"
+        except BaseException:  # noqa: BLE001
+            text = type(exc).__name__
     return text[-4000:]
+
+
+class StudentSide:
+    """The student's world: builtins as the hand-in left them, and its garbage collector setting.
+
+    Student code may replace builtins (print, isinstance, __import__, ...) and turn the garbage collector on
+    or off; its changes are kept for its next cell or call, while the worker's own code (and the wire) always
+    runs with the real builtins and the collector off. So garbage is collected only while student code runs,
+    under its timer: a finalizer that never returns is stopped like any other student code. `leave` runs
+    when no timer can fire any more, and puts the real builtins back whatever state a timeout left them in.
+    """
+
+    def __init__(self) -> None:
+        self.builtins = dict(_BUILTINS)
+        self.gc_enabled = True
+        self.inside = False
+
+    def enter(self) -> None:
+        _swap_builtins(self.builtins)
+        self.inside = True
+
+    def leave(self) -> None:
+        if self.inside:
+            self.builtins = builtins.__dict__.copy()
+            self.inside = False
+        _swap_builtins(_BUILTINS)
+
+
+def _swap_builtins(wanted: dict) -> None:
+    # Only dict methods here: the builtins being swapped may be the student's liars (or, if a timeout cut
+    # a swap short, missing).
+    current = builtins.__dict__
+    current.clear()
+    current.update(wanted)
 
 
 class Worker:
@@ -104,9 +181,17 @@ class Worker:
         self.shim = IPythonShim(self.namespace)
         self.namespace["get_ipython"] = lambda: self.shim
         self.output = BoundedOutput(20_000)
+        self.student = StudentSide()
+        self.pid = os.getpid()
 
     def send(self, message: dict) -> None:
+        self._only_in_the_worker()
         write_frame(self.channel_out, message)
+
+    def _only_in_the_worker(self) -> None:
+        """A process forked by a cell that returns into this loop must end before it touches the channel."""
+        if os.getpid() != self.pid:
+            os._exit(0)
 
     def run(self) -> None:
         init = read_frame(self.channel_in)
@@ -115,6 +200,7 @@ class Worker:
         self.output.limit = int(init.get("output_limit", 20_000))
         self._prepare(init)
         self.send({"event": "started", "pid": os.getpid()})
+        gc.disable()  # from here on, only while student code runs (see StudentSide)
         self._run_cells(init)
         self.send({"event": "ready", "ignored_magics": self.shim.ignored[:50]})
         while True:
@@ -131,15 +217,14 @@ class Worker:
                 __import__(module)
             except ImportError:
                 pass
-        if "numpy" in sys.modules:
-            sys.modules["numpy"].random.seed(seed)
+        np.random.seed(seed)
         if "torch" in sys.modules:
             torch = sys.modules["torch"]
             torch.manual_seed(seed)
             torch.set_num_threads(1)
         if "matplotlib" in sys.modules:
             sys.modules["matplotlib"].use("Agg")
-        signal.signal(signal.SIGALRM, _timer_handler)
+        _signal(signal.SIGALRM, _timer_handler)
 
     def _run_cells(self, init: dict) -> None:
         skip = set(init.get("skip", []))
@@ -153,24 +238,22 @@ class Worker:
                 continue
             self.send({"event": "cell_start", "index": index})
             status, error, started = "ok", None, time.monotonic()
-            sys.stdout = sys.stderr = self.output
             try:
                 code = compile(cell["source"], f"<cell {cell.get('label', index)}>", "exec")
-                _arm(timeout)
-                exec(code, self.namespace)
+                self._timed(timeout, exec, code, self.namespace, student=True)
             except CellTimeout:
                 status, error = "timeout", f"cell stopped after the {timeout:g} s time limit"
             except SystemExit as exc:
-                status, error = "exit", f"the code called exit({exc.code!r}); later cells were not run"
+                status, error = "exit", f"the code called exit({self._repr(exc.code)}); later cells were not run"
             except MemoryError as exc:
-                status, error = "memory", _format_error(exc)
-            except KeyboardInterrupt as exc:
-                status, error = "error", _format_error(exc)
+                status, error = "memory", self._error_text(exc)
             except BaseException as exc:  # noqa: BLE001 - any failure of student code is reported, not raised
-                status, error = "error", _format_error(exc)
-            finally:
-                _arm(None)
-                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+                status, error = "error", self._error_text(exc)
+            self._only_in_the_worker()
+            if status != "ok":
+                # Whatever the failed cell started (a fork bomb's spinning children) would go on eating the
+                # hand-in's CPU time and process slots.
+                end_stray_processes()
             text, dropped = self.output.take()
             self.send({"event": "cell_end", "index": index, "status": status, "error": error,
                        "output": text, "output_dropped": dropped,
@@ -178,26 +261,60 @@ class Worker:
             if status == "exit":
                 break
 
-    def _answer(self, request: dict) -> dict:
-        key = request.get("key")
+    def _timed(self, seconds: float | None, function: Callable[..., Any], *args: Any, student: bool = False) -> Any:
+        """Run `function` with the hand-in's output captured and the timer armed (student=True: in its world)."""
         sys.stdout = sys.stderr = self.output
         try:
-            _arm(request.get("timeout"))
+            try:
+                if seconds:
+                    _arm(seconds)
+                if student:
+                    # From here to the finally blocks, names resolve to the student's builtins: only
+                    # attribute calls, no builtins, until `leave`.
+                    self.student.enter()
+                    if self.student.gc_enabled:
+                        gc.enable()
+                return function(*args)
+            finally:
+                if student:
+                    self.student.gc_enabled = gc.isenabled()
+                gc.disable()
+                _disarm()  # a CellTimeout can still fire once on the way here; after this line, never
+        finally:
+            gc.disable()
+            self.student.leave()
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+
+    def _error_text(self, exc: BaseException) -> str:
+        # Formatting calls the exception's own __str__, which is student code like any other.
+        try:
+            return self._timed(ERROR_FORMAT_SECONDS, _format_error, exc)
+        except BaseException:  # noqa: BLE001
+            return _BUILTINS["type"](exc).__name__
+
+    def _repr(self, value: Any) -> str:
+        try:
+            return self._timed(ERROR_FORMAT_SECONDS, _BUILTINS["repr"], value)[:200]
+        except BaseException:  # noqa: BLE001
+            return "..."
+
+    def _answer(self, request: dict) -> dict:
+        key = request.get("key")
+        timeout = float(request.get("timeout") or 0) or None
+        deadline = time.monotonic() + (timeout or 0)
+        try:
             if request["op"] == "get":
-                value = self._lookup(request["target"])
-                reply = {"key": key, "ok": True, **describe(value)}
+                value = self._timed(timeout, self._lookup, request["target"])
+                reply = {"key": key, "ok": True, **self._timed(_left(deadline, timeout), describe, value)}
             elif request["op"] == "call":
-                reply = {"key": key, "ok": True, **self._call(request)}
+                reply = {"key": key, "ok": True, **self._call(request, timeout, deadline)}
             else:
                 reply = {"key": key, "ok": False, "error": f"unknown request {request['op']!r}"}
         except CellTimeout:
-            reply = {"key": key, "ok": False, "error": f"timed out after {request.get('timeout'):g} s",
-                     "timeout": True}
+            reply = {"key": key, "ok": False, "error": f"timed out after {timeout:g} s", "timeout": True}
         except BaseException as exc:  # noqa: BLE001
-            reply = {"key": key, "ok": False, "error": _format_error(exc)}
-        finally:
-            _arm(None)
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            reply = {"key": key, "ok": False, "error": self._error_text(exc)}
+        self._only_in_the_worker()
         self.output.take()
         return reply
 
@@ -210,18 +327,85 @@ class Worker:
             value = getattr(value, part)
         return value
 
-    def _call(self, request: dict) -> dict:
-        function = self._lookup(request["target"])
+    def _call(self, request: dict, timeout: float | None, deadline: float) -> dict:
+        function = self._timed(timeout, self._lookup, request["target"])
         if not callable(function):
             raise TypeError(f"'{request['target']}' is not callable")
         args = [make_argument(a) for a in request.get("args", [])]
         kwargs = {k: make_argument(a) for k, a in request.get("kwargs", {}).items()}
-        result = function(*args, **kwargs)
-        reply = describe(result)
-        grad_wrt = request.get("grad_wrt") or []
-        if grad_wrt:
-            reply["grads"] = gradients(result, args, kwargs, grad_wrt)
-        return reply
+        # Held in a list that _describe_call empties, so the result is freed while the timer runs.
+        result = [self._timed(_left(deadline, timeout), _apply, function, args, kwargs, student=True)]
+        return self._timed(_left(deadline, timeout), _describe_call, result, args, kwargs,
+                           request.get("grad_wrt") or [])
+
+
+def _left(deadline: float, timeout: float | None) -> float | None:
+    """What remains of a request's time; student code and copying its result share one budget."""
+    return None if timeout is None else max(deadline - time.monotonic(), 0.001)
+
+
+def _apply(function: Callable[..., Any], args: list, kwargs: dict) -> Any:
+    return function(*args, **kwargs)
+
+
+def _describe_call(holder: list, args: list, kwargs: dict, grad_wrt: list) -> dict:
+    reply = describe(holder[0])
+    if grad_wrt:
+        reply["grads"] = gradients(holder[0], args, kwargs, grad_wrt)
+    # The result is freed here, under the timer: one whose __del__ never returns is stopped with the call.
+    holder.clear()
+    return reply
+
+
+def end_stray_processes() -> None:
+    """SIGKILL every other process of this worker's session, then reap the children that ended.
+
+    Only when the worker leads its session (both sandboxes start it that way): then the session holds
+    exactly the worker and what the hand-in started, and nothing of the grader's or anyone else's.
+    """
+    me = os.getpid()
+    try:
+        if os.getsid(0) != me:
+            return
+    except OSError:
+        return
+    for _ in range(100):
+        others = [pid for pid in _session_members(me) if pid != me]
+        if not others:
+            break
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+
+
+def _session_members(session: int) -> list[int]:
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces and parentheses): state ppid pgrp session ...
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 3 and fields[0] != b"Z" and int(fields[3]) == session:
+            members.append(int(name))
+    return members
 
 
 def make_argument(spec: dict) -> Any:
@@ -229,16 +413,13 @@ def make_argument(spec: dict) -> Any:
     value, kind = spec["value"], spec.get("kind", "python")
     if kind == "python":
         return value
-    import numpy as np
-
-    array = np.asarray(value)
+    array = _np_asarray(value)
     if kind == "numpy":
         return array.copy()
     if kind == "list":
         return array.tolist()
     if kind == "torch":
-        import torch
-
+        torch = sys.modules.get("torch") or __import__("torch")
         tensor = torch.from_numpy(array.copy())
         if spec.get("requires_grad"):
             tensor.requires_grad_(True)
@@ -248,8 +429,7 @@ def make_argument(spec: dict) -> Any:
 
 def gradients(result: Any, args: list, kwargs: dict, grad_wrt: list) -> dict:
     """Backpropagate the sum of the result and report each requested input's gradient (None if none arrived)."""
-    import torch
-
+    torch = sys.modules.get("torch") or __import__("torch")
     outputs = result if isinstance(result, (tuple, list)) else [result]
     tensors = [o for o in outputs if isinstance(o, torch.Tensor) and o.requires_grad]
     grads: dict[str, Any] = {}
@@ -264,11 +444,18 @@ def gradients(result: Any, args: list, kwargs: dict, grad_wrt: list) -> dict:
 
 def describe(value: Any) -> dict:
     """The reply body for a student value: its plain data plus what kind of object it was."""
-    return {"value": to_plain(value), "kind": kind_of(value), "type": type(value).__name__}
+    return {"value": to_plain(value), "kind": kind_of(value), "type": _type_name(value)}
+
+
+def _type_name(value: Any) -> str:
+    # type.__dict__ lookup, not getattr: a metaclass could make __name__ anything.
+    name = type.__dict__["__name__"].__get__(type(value))
+    return str.__str__(name)[:200]
 
 
 def kind_of(value: Any) -> str:
-    module = type(value).__module__.split(".")[0]
+    module = type.__dict__["__module__"].__get__(type(value))
+    module = str.__str__(module).split(".")[0] if isinstance(module, str) else ""
     if module == "torch":
         return "torch"
     if module == "numpy":
@@ -295,69 +482,73 @@ def to_plain(value: Any, _depth: int = 0, _budget: list | None = None) -> Any:
     if isinstance(value, float):
         return float.__float__(value)
     if isinstance(value, complex):
-        return complex.__complex__(value) if hasattr(complex, "__complex__") else complex(value.real, value.imag)
+        return complex.__complex__(value)
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise ValueError(f"a string of {len(value)} characters is too long")
         return str.__str__(value)
-    module = type(value).__module__.split(".")[0]
-    if module == "numpy" or "numpy" in sys.modules and isinstance(value, sys.modules["numpy"].ndarray):
+    if isinstance(value, (_ndarray, _generic)):
         return _numpy_plain(value, budget)
-    if "torch" in sys.modules and isinstance(value, sys.modules["torch"].Tensor):
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
         return _torch_plain(value, budget)
     if isinstance(value, (list, tuple)):
         items = [to_plain(item, _depth + 1, budget) for item in list.__iter__(list(value))]
         return tuple(items) if isinstance(value, tuple) else items
     if isinstance(value, dict):
-        return {str(k): to_plain(v, _depth + 1, budget) for k, v in dict.items(value)
+        return {str.__str__(k): to_plain(v, _depth + 1, budget) for k, v in dict.items(value)
                 if isinstance(k, str)}
-    raise TypeError(f"a {type(value).__name__} object cannot be graded; return numbers, arrays or tensors")
+    raise TypeError(f"a {_type_name(value)} object cannot be graded; return numbers, arrays or tensors")
 
 
 def _numpy_plain(value: Any, budget: list) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        array = np.ndarray.view(value, np.ndarray)
-    elif isinstance(value, np.generic):
-        array = np.array(value)
+    if isinstance(value, _ndarray):
+        array = _ndarray.view(value, _ndarray)
+    elif isinstance(value, _generic):
+        array = _np_array(value)
     else:
-        raise TypeError(f"a {type(value).__name__} object cannot be graded")
+        raise TypeError(f"a {_type_name(value)} object cannot be graded")
     if array.dtype.kind not in "biufc":
         raise TypeError(f"arrays of dtype {array.dtype} cannot be graded; use a numeric dtype")
     budget[0] -= array.size
     if budget[0] < 0:
         raise ValueError(f"the value holds more than {MAX_ELEMENTS} elements")
-    return np.array(array, copy=True)
+    return _np_array(array, copy=True)
 
 
 def _torch_plain(value: Any, budget: list) -> Any:
     import torch
 
-    tensor = torch.Tensor.detach(value).cpu()
-    if tensor.is_complex():
-        tensor = tensor.to(torch.complex128)
-    elif tensor.dtype in (torch.bfloat16, torch.float16):
-        tensor = tensor.to(torch.float32)
-    if tensor.is_sparse:
-        tensor = tensor.to_dense()
-    return _numpy_plain(tensor.numpy().copy(), budget)
+    # A Tensor subclass's __torch_function__ would run on every operation below: drop the subclass first.
+    with torch._C.DisableTorchFunctionSubclass():
+        tensor = torch.Tensor.as_subclass(value, torch.Tensor).detach().cpu()
+        if tensor.is_sparse:
+            tensor = tensor.to_dense()
+        if tensor.is_complex():
+            tensor = tensor.to(torch.complex128)
+        elif tensor.dtype in (torch.bfloat16, torch.float16):
+            tensor = tensor.to(torch.float32)
+        if tensor.numel() > max(budget[0], 0):
+            raise ValueError(f"the value holds more than {MAX_ELEMENTS} elements")
+        array = tensor.resolve_conj().resolve_neg().numpy().copy()
+    return _numpy_plain(array, budget)
 
 
 def main() -> None:
-    channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
-    channel_out = os.fdopen(os.dup(1), "wb")
-    # The student's code gets no input and prints nowhere near the protocol.
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
     try:
+        channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
+        channel_out = os.fdopen(os.dup(1), "wb")
+        # The student's code gets no input and prints nowhere near the protocol.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
         Worker(channel_in, channel_out).run()
-    except (WireError, BrokenPipeError):
-        pass
-    finally:
-        os._exit(0)
+    except (WireError, OSError, ValueError):
+        os._exit(PROTOCOL_LOST)
+    except BaseException:  # noqa: BLE001 - a worker bug: say so in the exit status, never hang
+        os._exit(WORKER_FAILED)
+    os._exit(0)
 
 
 if __name__ == "__main__":
