@@ -166,6 +166,26 @@ class CgroupJail:
             with open(procs, "w") as handle:
                 handle.write(str(pid))
 
+    def set_limits(self, limits: ResourceLimits, *, extra_processes: int = 0) -> None:
+        """Change the memory and process limits of a live jail; OSError if the kernel refuses (for example a
+        memory limit below what the jail already uses)."""
+        if self.memory_dir is not None:
+            memsw = self.memory_dir / "memory.memsw.limit_in_bytes"
+            # memsw may never be below the plain limit: raise it first when growing, lower it last when shrinking.
+            current = _read_int(self.memory_dir / "memory.limit_in_bytes") or 0
+            order = ["memory.limit_in_bytes", memsw.name] if limits.memory_bytes < current else \
+                [memsw.name, "memory.limit_in_bytes"]
+            for name in order:
+                if (self.memory_dir / name).exists():
+                    _write(self.memory_dir / name, limits.memory_bytes)
+        if self.pids_dir is not None:
+            _write(self.pids_dir / "pids.max", limits.max_processes + extra_processes)
+
+    def reset_peak_memory(self) -> None:
+        """Start measuring the peak anew from the current usage."""
+        if self.memory_dir is not None:
+            _write(self.memory_dir / "memory.max_usage_in_bytes", 0)
+
     def oom_kills(self) -> int:
         """How many processes the kernel killed for exceeding the memory limit."""
         if self.memory_dir is None:

@@ -12,9 +12,10 @@ the grader fills, and the worker's stdin/stdout/stderr are pipes the grader pass
 
 Control protocol (the grader's side is ``pool.py``), JSON messages on an AF_UNIX SOCK_SEQPACKET socket:
 
-    -> {"op": "spawn", "workdir", "env", "rlimits", "inbox"} + fds [stdin, stdout, stderr, handshake]
-    <- {"event": "spawned", "pid"}      the worker waits on the handshake socket until the grader has moved
-                                        it into its cgroup and sends b"go"
+    -> {"op": "spawn"} + fds [stdin, stdout, stderr, handshake]
+    <- {"event": "spawned", "pid"}      the new worker says hello on the handshake socket, the grader moves
+                                        it into its cgroup, and (now or when a hand-in comes) sends it its
+                                        orders there: {"workdir", "env", "rlimits", "inbox"}
     <- {"event": "exit", "status"}      the worker ended (sent unasked); everything it started is dead
     -> {"op": "reset"}
     <- {"event": "clean"} | {"event": "dirty", "why"}
@@ -86,6 +87,7 @@ class Zygote:
             except ImportError:
                 pass  # the worker reports it the same way a cold worker would: by not having it
         importlib.import_module(WORKER_MODULE)
+        _warm_up()
         # Objects that exist now are never collected: the GC then does not touch (and copy) their pages
         # in every worker.
         gc.collect()
@@ -113,7 +115,7 @@ class Zygote:
                     return  # the grader is gone
                 message = json.loads(data)
                 if message.get("op") == "spawn":
-                    self._spawn(message, fds)
+                    self._spawn(fds)
                     continue
                 for fd in fds:
                     os.close(fd)
@@ -125,7 +127,7 @@ class Zygote:
     def _send(self, message: dict) -> None:
         self.control.send(json.dumps(message).encode())
 
-    def _spawn(self, message: dict, fds: list[int]) -> None:
+    def _spawn(self, fds: list[int]) -> None:
         if self.child is not None or len(fds) != 4:
             for fd in fds:
                 os.close(fd)
@@ -135,7 +137,7 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             try:
-                _become_worker(message, fds, self.control)
+                _become_worker(fds, self.control)
             finally:
                 os._exit(SETUP_FAILED)
         for fd in fds:
@@ -175,7 +177,7 @@ class Zygote:
         self._child_gone()
         try:
             self._wipe()
-        except OSError as exc:
+        except (OSError, RecursionError) as exc:  # e.g. a tree nested deeper than we recurse: start afresh
             problems.append(f"cannot empty a writable mount: {exc}")
         state = self._state()
         problems += [f"{key} differs: {state[key]!r}" for key in state if state[key] != self.baseline.get(key)]
@@ -209,12 +211,8 @@ class Zygote:
     def _wipe(self) -> None:
         for root in self.writable:
             os.chmod(root, self.baseline["modes"][root])
-            with os.scandir(root) as entries:
-                for entry in list(entries):
-                    if entry.is_dir(follow_symlinks=False):
-                        shutil.rmtree(entry.path, onerror=_allow_and_retry)
-                    else:
-                        os.unlink(entry.path)
+            for name in os.listdir(root):
+                _remove(os.path.join(root, name))
 
     def _state(self) -> dict:
         """What must be the same before every hand-in: mounts empty, nothing running, no IPC objects."""
@@ -224,6 +222,20 @@ class Zygote:
             "processes": _other_processes(),
             "ipc": {kind: _read_lines(f"/proc/sysvipc/{kind}")[1:] for kind in ("shm", "msg", "sem")},
         }
+
+
+def _warm_up() -> None:
+    """Do once what every worker's set-up does first, so that workers do not each pay for it: seeding
+    imports numpy.random (numpy loads it lazily) and builds torch's default generator. Every worker seeds
+    again with its hand-in's seed, so it ends up exactly where a cold worker is after its set-up."""
+    import random
+
+    random.seed(0)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(0)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _other_processes() -> list[int]:
@@ -239,21 +251,24 @@ def _read_lines(path: str) -> list[str]:
         return []
 
 
-def _allow_and_retry(function, path, _exc_info) -> None:
-    """rmtree's error hook: a worker may have made a directory unreadable; give it back to us and retry."""
-    os.chmod(os.path.dirname(path), 0o700)
+def _remove(path: str) -> None:
+    """Delete a file or a directory tree a worker made, whatever modes it gave them (we own them: same user).
+    Nothing else runs in the sandbox by now, so nothing can swap a directory for a symlink meanwhile."""
     if os.path.isdir(path) and not os.path.islink(path):
         os.chmod(path, 0o700)
-        shutil.rmtree(path)
+        for name in os.listdir(path):
+            _remove(os.path.join(path, name))
+        os.rmdir(path)
     else:
-        function(path)
+        os.unlink(path)
 
 
 # --- the worker's side of the fork ---------------------------------------------------------------------------
 
 
-def _become_worker(message: dict, fds: list[int], control: socket.socket) -> None:
-    """In the forked child: become a worker for one hand-in, exactly as a cold one would start. Never returns."""
+def _become_worker(fds: list[int], control: socket.socket) -> None:
+    """In the forked child: wait for a hand-in, then become its worker exactly as a cold one would start.
+    Never returns."""
     stdin, stdout, stderr, handshake_fd = fds
     os.setsid()
     # Our own /proc files readable again, as for any process (the zygote hides its own); the OOM killer
@@ -264,12 +279,13 @@ def _become_worker(message: dict, fds: list[int], control: socket.socket) -> Non
             handle.write("1000")
     except OSError:
         pass
-    # The grader reads our pid from the kernel-attached credentials, moves us into this hand-in's cgroup,
-    # and only then lets us go on.
+    # The grader reads our pid from the credentials the kernel attaches to this hello, moves us into the
+    # hand-in's cgroup, and then sends the orders: workdir, environment, rlimits.
     handshake = socket.socket(fileno=handshake_fd)
-    handshake.send(b"ready")
-    if handshake.recv(16) != b"go":
-        os._exit(SETUP_FAILED)
+    handshake.send(b"hello")
+    data = handshake.recv(MAX_MESSAGE)
+    if not data:
+        os._exit(SETUP_FAILED)  # not needed after all
     handshake.close()
     control.detach()  # closed below with every other inherited descriptor
     for target, fd in enumerate((stdin, stdout, stderr)):
@@ -278,13 +294,14 @@ def _become_worker(message: dict, fds: list[int], control: socket.socket) -> Non
     try:
         from grader.execution.limits import apply_rlimits
 
-        apply_rlimits({name: tuple(value) for name, value in message["rlimits"].items()})
+        orders = json.loads(data)
+        apply_rlimits({name: tuple(value) for name, value in orders["rlimits"].items()})
         os.environ.clear()
-        os.environ.update(message["env"])
+        os.environ.update(orders["env"])
         tempfile.tempdir = None  # computed again from the new TMPDIR
-        workdir = message["workdir"]
+        workdir = orders["workdir"]
         os.makedirs(workdir, exist_ok=True)
-        shutil.copytree(message["inbox"], workdir, symlinks=True, dirs_exist_ok=True)
+        shutil.copytree(orders["inbox"], workdir, symlinks=True, dirs_exist_ok=True)
         for key in ("HOME", "TMPDIR"):
             os.makedirs(os.environ[key], exist_ok=True)
         os.chdir(workdir)
