@@ -146,8 +146,12 @@ def test_kernel_keys_and_message_queues_cannot_carry_data_to_the_next_hand_in(po
         rt = ctypes.CDLL("librt.so.1", use_errno=True)
         queue = rt.mq_open(b"/note-for-next", os.O_CREAT | os.O_RDWR, 0o600, None)
         queue_errno = ctypes.get_errno()
-    """, get=("key", "key_errno", "queue", "queue_errno")))
-    assert first == {"key": -1, "key_errno": 1, "queue": -1, "queue_errno": 24}  # EPERM, EMFILE
+        # the same calls through the x32 ABI (system call numbers with bit 30 set) are denied too
+        x32 = libc.syscall(0x40000000 | 39) if os.uname().machine == "x86_64" else -1  # getpid
+        x32_errno = ctypes.get_errno() if os.uname().machine == "x86_64" else 1
+    """, get=("key", "key_errno", "queue", "queue_errno", "x32", "x32_errno")))
+    assert first == {"key": -1, "key_errno": 1, "queue": -1, "queue_errno": 24,  # EPERM, EMFILE
+                     "x32": -1, "x32_errno": 1}
 
 
 def test_system_v_ipc_left_behind_replaces_the_zygote(pool):
