@@ -380,11 +380,12 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
         clean = verdict == "ok" and not gone.tampered
         status = "exit" if clean else ("memory" if "memory" in verdict else "crashed")
         if record_cells:
-            report.cells[current] = CellOutcome(current, labels[current], status, _death_detail(verdict, gone))
+            report.cells[current] = CellOutcome(current, labels[current], status,
+                                                _death_detail(verdict, gone, attempt.stderr))
         return _Outcome("cell", cell=current, exited_cleanly=clean)
 
 
-def _death_detail(verdict: str, gone: WorkerGone) -> str:
+def _death_detail(verdict: str, gone: WorkerGone, stderr: bytes) -> str:
     """Why the worker died in a cell, in words for the feedback."""
     if gone.tampered:
         return f"the cell wrote to or broke the worker's channel to the grader; it was skipped ({gone})"
@@ -393,7 +394,9 @@ def _death_detail(verdict: str, gone: WorkerGone) -> str:
     if verdict == f"exit status {PROTOCOL_LOST}":
         return "the cell closed or broke the worker's channel to the grader; it was skipped"
     if verdict == f"exit status {WORKER_FAILED}":
-        return "the worker failed after this cell (it changed something the worker needs); it was skipped"
+        said = stderr.decode(errors="replace")[-1500:].strip()
+        return ("the worker failed after this cell (it changed something the worker needs); it was skipped"
+                + (f"\n{said}" if said else ""))
     return f"the worker died in this cell: {verdict} ({gone})"
 
 

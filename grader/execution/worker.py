@@ -101,12 +101,19 @@ class IPythonShim:
 
 
 class _Timer:
-    live = False  # whether the next SIGALRM may still interrupt: at most one CellTimeout per arming
+    live = False  # armed: SIGALRM raises CellTimeout in student code, again every REPEAT_SECONDS until disarmed
+
+
+# Student code can swallow a CellTimeout (in a __del__, an at-fork hook, a bare except), so the alarm
+# repeats until the worker disarms it.
+REPEAT_SECONDS = 0.5
+_OWN_GLOBALS = globals()
 
 
 def _timer_handler(signum: int, frame: Any) -> None:
-    if _Timer.live:
-        _Timer.live = False
+    # Never inside the worker's own code: its clean-up after a cell must not be cut short. The alarm comes
+    # again in REPEAT_SECONDS, by when student code runs again, or the worker has disarmed it.
+    if _Timer.live and frame is not None and frame.f_globals is not _OWN_GLOBALS:
         raise CellTimeout()
 
 
@@ -116,7 +123,7 @@ def _arm(seconds: float) -> None:
     _signal(signal.SIGALRM, _timer_handler)
     _pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
     _Timer.live = True
-    _setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    _setitimer(signal.ITIMER_REAL, max(seconds, 0.001), REPEAT_SECONDS)
 
 
 def _disarm() -> None:
@@ -146,8 +153,7 @@ class StudentSide:
     Student code may replace builtins (print, isinstance, __import__, ...) and turn the garbage collector on
     or off; its changes are kept for its next cell or call, while the worker's own code (and the wire) always
     runs with the real builtins and the collector off. So garbage is collected only while student code runs,
-    under its timer: a finalizer that never returns is stopped like any other student code. `leave` runs
-    when no timer can fire any more, and puts the real builtins back whatever state a timeout left them in.
+    under its timer: a finalizer that never returns is stopped like any other student code.
     """
 
     def __init__(self) -> None:
@@ -264,23 +270,20 @@ class Worker:
     def _timed(self, seconds: float | None, function: Callable[..., Any], *args: Any, student: bool = False) -> Any:
         """Run `function` with the hand-in's output captured and the timer armed (student=True: in its world)."""
         sys.stdout = sys.stderr = self.output
+        if seconds:
+            _arm(seconds)
+        if student:
+            # Until `leave`, names resolve to the student's builtins: only attribute calls in between.
+            self.student.enter()
+            if self.student.gc_enabled:
+                gc.enable()
         try:
-            try:
-                if seconds:
-                    _arm(seconds)
-                if student:
-                    # From here to the finally blocks, names resolve to the student's builtins: only
-                    # attribute calls, no builtins, until `leave`.
-                    self.student.enter()
-                    if self.student.gc_enabled:
-                        gc.enable()
-                return function(*args)
-            finally:
-                if student:
-                    self.student.gc_enabled = gc.isenabled()
-                gc.disable()
-                _disarm()  # a CellTimeout can still fire once on the way here; after this line, never
+            return function(*args)
         finally:
+            # Worker code: the timer never interrupts it (see _timer_handler).
+            _disarm()
+            if student:
+                self.student.gc_enabled = gc.isenabled()
             gc.disable()
             self.student.leave()
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
@@ -360,24 +363,29 @@ def _describe_call(holder: list, args: list, kwargs: dict, grad_wrt: list) -> di
 def end_stray_processes() -> None:
     """SIGKILL every other process of this worker's session, then reap the children that ended.
 
-    Only when the worker leads its session (both sandboxes start it that way): then the session holds
-    exactly the worker and what the hand-in started, and nothing of the grader's or anyone else's.
+    Only where the session holds nothing but the worker and what the hand-in started: when the worker leads
+    its session (the process sandbox, a zygote's worker), or under bubblewrap, whose init (pid 1 of the
+    sandbox's PID namespace, the worker's parent) leads it.
     """
     me = os.getpid()
     try:
-        if os.getsid(0) != me:
+        session = os.getsid(0)
+        if session != me and not (session == 1 and os.getppid() == 1 and _command(1) == "bwrap"):
             return
     except OSError:
         return
-    for _ in range(100):
-        others = [pid for pid in _session_members(me) if pid != me]
-        if not others:
+    spare = {me, session}
+    # Until a look finds nothing alive: a process that was forking when it was killed leaves a child that
+    # only the next look sees.
+    for _ in range(500):
+        found = [pid for pid in _session_members(session) if pid not in spare]
+        if not found:
             break
-        for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        for pid in found:
+            _signal_quietly(pid, signal.SIGSTOP)
+        for pid in found:
+            _signal_quietly(pid, signal.SIGKILL)
+        time.sleep(0.002)
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -387,7 +395,23 @@ def end_stray_processes() -> None:
             break
 
 
+def _signal_quietly(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:
+        pass
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as handle:
+            return handle.read().decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
 def _session_members(session: int) -> list[int]:
+    """Processes of `session` that have not ended yet (zombies excluded), from /proc."""
     members = []
     try:
         entries = os.listdir("/proc")
@@ -534,10 +558,24 @@ def _torch_plain(value: Any, budget: list) -> Any:
     return _numpy_plain(array, budget)
 
 
+class _Failure:
+    fd: int | None = None
+
+    @classmethod
+    def report(cls) -> None:
+        if cls.fd is not None:
+            try:
+                os.write(cls.fd, ("grader worker failed:\n" + traceback.format_exc()[-3000:]).encode(errors="replace"))
+            except BaseException:  # noqa: BLE001
+                pass
+
+
 def main() -> None:
     try:
         channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
         channel_out = os.fdopen(os.dup(1), "wb")
+        # The worker's own failures are reported on the original stderr (the runner shows its end).
+        _Failure.fd = os.dup(2)
         # The student's code gets no input and prints nowhere near the protocol.
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
@@ -547,6 +585,7 @@ def main() -> None:
     except (WireError, OSError, ValueError):
         os._exit(PROTOCOL_LOST)
     except BaseException:  # noqa: BLE001 - a worker bug: say so in the exit status, never hang
+        _Failure.report()
         os._exit(WORKER_FAILED)
     os._exit(0)
 

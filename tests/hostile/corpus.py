@@ -240,6 +240,33 @@ def _escape_cell(body: str) -> str:
     return _code(_ATTEMPTS) + _code(body) + _CONTAINED + "\n"
 
 
+# A cell that fails if anything but the sandbox's init and the worker still runs (zombies aside).
+PROCESSES_LEFT = """
+    import os
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False  # ended while we looked
+    left = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid()) and alive(p)]
+    assert not left, f"{len(left)} processes are still running"
+"""
+
+# Writes frames, or what looks like their start, onto every descriptor the worker could be talking on.
+_TO_EVERY_FD = """
+    import json, os, struct
+    def frame(payload):
+        return struct.pack(">I", len(payload)) + payload
+    def to_every_fd(data, repeat=1):
+        for fd in range(3, 64):
+            try:
+                for _ in range(repeat):
+                    os.write(fd, data)
+            except OSError:
+                pass
+"""
+
 WRONG_ANSWERS = {
     "1b": "def forget_gate_delta(net_phi, zeta, s_prev):\n    return 0.0",
     "1c": "bidirectional_online_feasible = True",
@@ -330,13 +357,23 @@ def build_corpus(targets: Targets, zeros: tuple[bytes, int]) -> list[HandIn]:
         """]}))
 
     # --- resources ---------------------------------------------------------------------------------------------
-    add("memory_bomb", "allocates 64 MB blocks until something gives",
+    add("memory_bomb", "allocates 256 MB blocks (untouched pages) until the data limit stops it",
         Verdict(FULL, frozenset({"memory"}), cell=_failed("memory")),
         notebook=master(after={"1c": ["""
             def grow():
                 blocks = []
                 while True:
-                    blocks.append(bytearray(64 * 2**20))
+                    blocks.append(bytes(256 * 2**20))
+            grow()
+        """]}))
+    add("memory_bomb_touched", "fills 256 MB numpy arrays until a limit stops it (the data limit, or the clock)",
+        Verdict(FULL, maybe_flags=frozenset({"memory", "timeout"}), cell=_failed("memory timeout")),
+        notebook=master(after={"1c": ["""
+            import numpy as np
+            def grow():
+                blocks = []
+                while True:
+                    blocks.append(np.ones(2**25))
             grow()
         """]}))
     add("memory_bomb_children", "four children that each grow until the group's memory limit kills one",
@@ -357,10 +394,10 @@ def build_corpus(targets: Targets, zeros: tuple[bytes, int]) -> list[HandIn]:
             for pid in children:
                 os.waitpid(pid, 0)
         """]}))
-    add("fork_bomb", "forks until fork fails, in every process",
+    add("fork_bomb", "forks until fork fails, in every process; a later cell counts the processes left",
         Verdict(FULL, cell=_failed("error", "BlockingIOError")),
-        notebook=master(after={"1c": ["import os\nwhile True:\n    os.fork()"]}))
-    add("fork_bomb_spinning", "forks forever, ignoring failures, so every process spins",
+        notebook=master(after={"1c": ["import os\nwhile True:\n    os.fork()", PROCESSES_LEFT]}))
+    add("fork_bomb_spinning", "forks forever, ignoring failures, so every process spins; then counts them",
         Verdict(FULL, frozenset({"timeout"}), cell=_failed("timeout")),
         notebook=master(after={"1c": ["""
             import os
@@ -369,7 +406,7 @@ def build_corpus(targets: Targets, zeros: tuple[bytes, int]) -> list[HandIn]:
                     os.fork()
                 except OSError:
                     pass
-        """]}))
+        """, PROCESSES_LEFT]}))
     add("disk_bomb", "fills its folder past the disk quota and writes one file past the size limit",
         Verdict(FULL, cell=_failed("error", "end of attempts")),
         notebook=master(after={"1c": [_escape_cell("""
@@ -661,6 +698,22 @@ def build_corpus(targets: Targets, zeros: tuple[bytes, int]) -> list[HandIn]:
     add("protocol_closed", "closes every file descriptor above 2",
         Verdict(FULL, frozenset({"crash"}), cell=_failed("crashed")),
         notebook=master(after={"1c": ["import os\nos.closerange(3, 4096)"]}))
+    add("protocol_flood", "floods the channel with well-formed frames that are out of turn",
+        Verdict(FULL, frozenset({"crash"}), cell=_failed("crashed", "out of turn")),
+        notebook=master(after={"1c": [_code(_TO_EVERY_FD) + _code("""
+            noise = frame(json.dumps({"event": "cell_end", "index": 10**6, "status": "ok"}).encode())
+            to_every_fd(noise * 1000, repeat=10**6)
+        """)]}))
+    add("protocol_huge_frame", "one 60 MB frame of twenty million empty lists, cheap to send, costly to parse",
+        Verdict(FULL, frozenset({"crash"}), cell=_failed("crashed", "larger than any honest reply")),
+        notebook=master(after={"1c": [_code(_TO_EVERY_FD) + _code("""
+            to_every_fd(frame(b"[" + b"[]," * 20_000_000 + b"[]]"))
+        """)]}))
+    add("protocol_deep_frame", "a frame nested 100,000 levels deep",
+        Verdict(FULL, frozenset({"crash"}), cell=_failed("crashed", "not a valid frame")),
+        notebook=master(after={"1c": [_code(_TO_EVERY_FD) + _code("""
+            to_every_fd(frame(b"[" * 100_000 + b"]" * 100_000))
+        """)]}))
     add("signals_and_exit_hooks", "its own SIGALRM handler, atexit handlers, a thread that never ends, and "
         "a 3g function that hangs on torch input",
         Verdict({**FULL, "3g": 1.0}, maybe_flags=frozenset({"timeout"})),
@@ -789,7 +842,7 @@ TEST_EXECUTION = """execution:
   cell_timeout: 3
   call_timeout: 3
   total_timeout: 90
-  memory_mb: 1536
+  memory_mb: 1024
   max_processes: 32
   preload: [numpy, torch]
 """
