@@ -179,7 +179,7 @@ def manual_export(
     try:
         summary = export_manual(sheet, out, results_dir=results, course=course, db=db)
     except ManualError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     console.print(f"wrote {summary.csv_path} and {summary.html_path}: {len(summary.rows)} answers of "
                   f"{summary.hand_ins} hand-ins, {summary.needs_human} need a human, {summary.similar_groups} "
@@ -207,7 +207,7 @@ def manual_import(
             console.print(f"  {escape(problem)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except ManualError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     console.print(f"{summary.sheet}: scored {len(summary.scored)}, unchanged {summary.unchanged}, "
                   f"not scored yet {summary.open}"
