@@ -37,7 +37,10 @@ STDERR_LIMIT = 8000
 DEATHS_PER_TARGET = 2
 # Frames the reader may hold before the worker has to wait: a worker that floods its channel fills a pipe,
 # not the grader's memory.
-QUEUED_FRAMES = 16
+QUEUED_FRAMES = 2
+# The largest frame an honest worker sends is a reply of MAX_ELEMENTS numbers (about 100 MB as a JSON list,
+# 85 MB as a complex128 array); the wire's own cap is twice that.
+MAX_REPLY_BYTES = 128 * 2**20
 # Parsing JSON builds a Python object per '[', '{' and ','; a frame that would build more than a worker's
 # largest honest reply (MAX_ELEMENTS numbers, its output and error text) is refused before parsing.
 MAX_CONTAINERS = 2**20
@@ -164,8 +167,8 @@ class _Attempt:
         if header is None:
             return None
         (length,) = FRAME_HEADER.unpack(header)
-        if length > MAX_FRAME_BYTES:
-            raise WireError(f"a frame of {length} bytes is more than the {MAX_FRAME_BYTES} allowed")
+        if length > min(MAX_FRAME_BYTES, MAX_REPLY_BYTES):
+            raise WireError(f"a frame of {length} bytes is more than the {MAX_REPLY_BYTES} allowed")
         payload = _read_exact(self.proc.stdout, length)
         if payload is None:
             raise WireError("the stream ended inside a frame")
@@ -309,7 +312,8 @@ def _count_death(request: Request | None, pending: list[Request], report: RunRep
     for other in pending:
         if other.target == request.target and other.key not in report.replies:
             report.replies[other.key] = Reply(other.key, ok=False, error=(
-                f"not run: calls to `{request.target}` ended the worker {deaths[request.target]} times"))
+                f"not run: calls to `{request.target}` ended the worker or had to be killed "
+                f"{deaths[request.target]} times"))
 
 
 @dataclass
@@ -332,7 +336,7 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
                                               for c in program.cells],
                       "skip": sorted(skip), "stop_before": stop_before, "cell_timeout": settings.cell_timeout,
                       "output_limit": settings.output_limit, "seed": settings.seed,
-                      "preload": list(settings.preload)})
+                      "preload": _preload(settings, pending)})
         message = attempt.receive(min(deadline, time.monotonic() + settings.startup_timeout))
         if message is None or message.get("event") != "started":
             verdict = attempt.close()
@@ -383,6 +387,16 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             report.cells[current] = CellOutcome(current, labels[current], status,
                                                 _death_detail(verdict, gone, attempt.stderr))
         return _Outcome("cell", cell=current, exited_cleanly=clean)
+
+
+def _preload(settings: ExecutionSettings, requests: list[Request]) -> list[str]:
+    """The rubric's preload, plus torch when a request passes tensors: imported before any student code runs,
+    so that nothing a cell changes (the import machinery, the traceback module) can break the import later."""
+    modules = list(settings.preload)
+    passes_tensors = any(a.kind == "torch" for r in requests for a in (*r.args, *(a for _, a in r.kwargs)))
+    if passes_tensors and "torch" not in modules:
+        modules.append("torch")
+    return modules
 
 
 def _death_detail(verdict: str, gone: WorkerGone, stderr: bytes) -> str:

@@ -105,8 +105,7 @@ def batch(tmp_path_factory, sandbox):
     base = tmp_path_factory.mktemp("hostile")
     token = uuid.uuid4().hex[:12]
     listeners = Listeners(token)
-    decoy = base / "decoy" / "gradebook.db"
-    decoy.parent.mkdir()
+    decoy = base / "gradebook.db"  # next to the folder of hand-ins, where a tutor's gradebook might lie
     with sqlite3.connect(decoy) as db:
         db.execute("CREATE TABLE grades (student TEXT, points REAL)")
         db.execute("INSERT INTO grades VALUES ('Mallory Quist', 0.5)")
