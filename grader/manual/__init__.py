@@ -19,7 +19,10 @@ _PUBLIC = {
     "ManualError": "questions", "task_and_part": "questions",
     "hand_in_answers": "reading", "merge_answers": "reading", "read_file_answers": "reading",
 }
-__all__ = sorted(_PUBLIC)
+__all__ = [
+    "COLUMNS", "ExportSummary", "ImportSummary", "ManualError", "ManualImportError", "TutorRow", "export_manual",
+    "hand_in_answers", "import_manual", "merge_answers", "read_file_answers", "task_and_part",
+]
 
 
 def __getattr__(name: str) -> Any:

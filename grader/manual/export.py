@@ -18,7 +18,7 @@ from pathlib import Path
 from grader.gradebook import Gradebook, GradebookError, StoredResult
 from grader.manual.page import write_tutor_page
 from grader.manual.questions import ManualError, ManualItem, load_answers, manual_items, prose_questions
-from grader.manual.reading import ReadLimits, answer_files, many_hand_in_answers
+from grader.manual.reading import DEFAULT_LIMITS, ReadLimits, answer_files, many_hand_in_answers
 from grader.prose.extract import AnswerText
 from grader.prose.hints import ProseHint, hint_for_answer
 from grader.prose.similarity import group_similar_answers
@@ -95,7 +95,7 @@ class ExportSummary:
 
 def export_manual(sheet: str, out_file: Path, *, results_dir: Path | None = None, course: Path = Path("."),
                   db: Path | None = None, workers: int | None = None,
-                  limits: ReadLimits = ReadLimits()) -> ExportSummary:
+                  limits: ReadLimits = DEFAULT_LIMITS) -> ExportSummary:
     """Write OUT_FILE (CSV) and OUT_FILE with .html for every tutor check of every graded hand-in of `sheet`.
 
     results_dir: the `grader grade --out` folder (default: the folder of out_file); it holds the unpacked
@@ -127,34 +127,28 @@ def tutor_rows(sheet: str, items: list[ManualItem], results: list[StoredResult],
                answers: dict[str, dict[str, AnswerText]]) -> list[TutorRow]:
     """The export's rows: by question and check in rubric order; alike answers next to each other."""
     rows: list[TutorRow] = []
-    groups_by_question: dict[str, list[list[str]]] = {}
+    groups_of: dict[str, list[list[str]]] = {}  # per question: the groups of alike answers
     for item in items:
-        scorable = [r for r in results if _pending(r, item)]
-        texts = {r.record.file_name: answers[r.record.file_name][item.question_id] for r in scorable}
-        if item.question_id not in groups_by_question:
-            groups_by_question[item.question_id] = group_similar_answers(
+        scorable = {r.record.file_name: r for r in results if _pending(r, item)}
+        texts = {name: answers[name][item.question_id] for name in scorable}
+        if item.question_id not in groups_of:
+            groups_of[item.question_id] = group_similar_answers(
                 {name: answer.text for name, answer in texts.items() if answer.found})
-        label_of: dict[str, tuple[str, str]] = {}
-        for number, members in enumerate(groups_by_question[item.question_id], start=1):
-            for member in members:
-                label_of[member] = (f"{item.question_id}-{number}", members[0] if member != members[0] else "")
+        groups = [[name for name in members if name in scorable] for members in groups_of[item.question_id]]
+        group_of = {name: (number, members) for number, members in enumerate(groups, start=1) for name in members}
         placed: set[str] = set()
-        for result in scorable:
-            name = result.record.file_name
+        for name in scorable:  # file-name order; a group is placed where its first member is
             if name in placed:
                 continue
-            members = [name]
-            if name in label_of:
-                group = label_of[name][0]
-                members = [r.record.file_name for r in scorable if label_of.get(r.record.file_name, ("",))[0] == group]
+            number, members = group_of.get(name, (0, [name]))
             for member in members:
                 placed.add(member)
-                member_result = next(r for r in scorable if r.record.file_name == member)
-                answer = texts[member]
-                group, first = label_of.get(member, ("", ""))
-                rows.append(TutorRow(sheet=sheet, item=item, result=member_result, answer=answer,
-                                     hint=_hint(item, answer), similar_group=group, same_answer_as=first,
-                                     automatic=_automatic(member_result, item)))
+                label = f"{item.question_id}-{number}" if number and len(members) > 1 else ""
+                rows.append(TutorRow(
+                    sheet=sheet, item=item, result=scorable[member], answer=texts[member],
+                    hint=_hint(item, texts[member]), similar_group=label,
+                    same_answer_as=members[0] if label and member != members[0] else "",
+                    automatic=_automatic(scorable[member], item)))
     return rows
 
 

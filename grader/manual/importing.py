@@ -107,8 +107,8 @@ def read_score_lines(path: Path) -> list[ScoreLine]:
     except OSError as exc:
         raise ManualError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
-        raise ManualImportError(path, [f"byte {exc.start}: the file is not UTF-8 text; save it as "
-                                       "\"CSV UTF-8\""]) from None
+        raise ManualImportError(path, [(f"byte {exc.start}: the file is not UTF-8 text; save it as "
+                                        "\"CSV UTF-8\"")]) from None
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -120,8 +120,8 @@ def read_score_lines(path: Path) -> list[ScoreLine]:
         raise ManualImportError(path, [f"line 1: {exc}"]) from None
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
-        raise ManualImportError(path, [f"line 1: the header lacks the column(s) {', '.join(missing)}; "
-                                       "import the file `grader manual export` wrote"])
+        raise ManualImportError(path, [(f"line 1: the header lacks the column(s) {', '.join(missing)}; "
+                                        "import the file `grader manual export` wrote")])
     index = {name: header.index(name) for name in REQUIRED_COLUMNS}
     rows: list[ScoreLine] = []
     problems: list[str] = []

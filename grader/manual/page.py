@@ -27,9 +27,9 @@ _STYLE = ("<style>.answer{border:1px solid #ccc;border-radius:4px;padding:.5em 1
 def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, *, title: str,
                      csv_name: str) -> Path:
     body = [_STYLE, f"<h1>{_e(title)}</h1>",
-            f"<p>Enter points and comments in <code>{_e(csv_name)}</code>, then run "
-            f"<code>grader manual import {_e(csv_name)}</code>. The hints are suggestions from the model answer's "
-            "key points, never a score.</p>"]
+            (f"<p>Enter points and comments in <code>{_e(csv_name)}</code>, then run "
+             f"<code>grader manual import {_e(csv_name)}</code>. The hints are suggestions from the model "
+             "answer's key points, never a score.</p>")]
     by_item = {key: list(group) for key, group in groupby(rows, key=lambda r: (r.item.question_id, r.item.check_id))}
     body.append("<ul>" + "".join(
         f"<li><a href=\"#{_anchor(i)}\">{_e(i.question_id)} {_e(i.title)}: {_e(i.check_id)}</a> "
@@ -44,8 +44,8 @@ def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, 
 
 
 def _section(item: ManualItem, rows: list[TutorRow]) -> list[str]:
-    parts = [f"<h2 id=\"{_anchor(item)}\">{_e(item.question_id)} {_e(item.title)}: {_e(item.check_id)} "
-             f"({item.max_points:g} points)</h2>"]
+    parts = [(f"<h2 id=\"{_anchor(item)}\">{_e(item.question_id)} {_e(item.title)}: {_e(item.check_id)} "
+              f"({item.max_points:g} points)</h2>")]
     if item.description:
         parts.append(f"<p>{_e(item.description)}</p>")
     model = item.model

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -36,13 +35,16 @@ class ReadLimits:
     max_file_bytes: int = MAX_FILE_BYTES
 
 
+DEFAULT_LIMITS = ReadLimits()
+
+
 def answer_files(main_file: str | None, written_answers: Sequence[str]) -> list[str]:
     """The hand-in's files that can hold written answers: the main file first, then the written answers."""
     names = [name for name in [main_file, *written_answers] if name]
     return [name for name in dict.fromkeys(names) if Path(name).suffix.lower() in SUPPORTED_SUFFIXES]
 
 
-def read_file_answers(path: Path, questions: list[ProseQuestion], limits: ReadLimits = ReadLimits()
+def read_file_answers(path: Path, questions: list[ProseQuestion], limits: ReadLimits = DEFAULT_LIMITS
                       ) -> dict[str, AnswerText]:
     """extract_answers for one file, in a child process with capped CPU, memory and time.
 
@@ -56,14 +58,16 @@ def read_file_answers(path: Path, questions: list[ProseQuestion], limits: ReadLi
     if size > limits.max_file_bytes:
         raise HandInReadError(f"{path}: {size / 2**20:.0f} MB, more than the {limits.max_file_bytes / 2**20:.0f} MB "
                               "read for written answers")
-    request = json.dumps({"path": str(path), "questions": [asdict(q) for q in questions]})
+    request = json.dumps({"path": str(path), "questions": [asdict(q) for q in questions],
+                          "limits": {"cpu_seconds": limits.cpu_seconds, "memory_bytes": limits.memory_bytes}})
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONPATH": os.pathsep.join([str(Path(grader.__file__).resolve().parent.parent),
                                           os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     try:
+        # The child caps its own CPU time and memory before it imports anything that parses the file
+        # (a preexec_fn would do it earlier, but is unsafe with the threads that read hand-ins in parallel).
         done = subprocess.run([sys.executable, "-m", "grader.manual._reader"], input=request.encode(),
-                              capture_output=True, timeout=limits.wall_seconds, env=env,
-                              preexec_fn=lambda: _limit(limits))
+                              capture_output=True, timeout=limits.wall_seconds, env=env, check=False)
     except subprocess.TimeoutExpired:
         raise HandInReadError(f"{path}: reading it took longer than {limits.wall_seconds:g} s") from None
     if done.returncode != 0:
@@ -80,7 +84,7 @@ def read_file_answers(path: Path, questions: list[ProseQuestion], limits: ReadLi
 
 
 def hand_in_answers(files_dir: Path, files: Sequence[str], questions: list[ProseQuestion],
-                    limits: ReadLimits = ReadLimits()) -> dict[str, AnswerText]:
+                    limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, AnswerText]:
     """Every question's answer in one hand-in, merged over its files (see merge_answers)."""
     per_file: list[tuple[str, dict[str, AnswerText] | str]] = []
     for name in files:
@@ -92,7 +96,7 @@ def hand_in_answers(files_dir: Path, files: Sequence[str], questions: list[Prose
 
 
 def many_hand_in_answers(jobs: Sequence[tuple[Path, Sequence[str]]], questions: list[ProseQuestion], *,
-                         workers: int | None = None, limits: ReadLimits = ReadLimits()
+                         workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS
                          ) -> list[dict[str, AnswerText]]:
     """hand_in_answers for several hand-ins at once (one child process per file, `workers` at a time)."""
     workers = max(1, workers or os.cpu_count() or 1)
@@ -121,7 +125,7 @@ def merge_answers(per_file: Sequence[tuple[str, dict[str, AnswerText] | str]],
                 needs_human = True
                 continue
             answer = answers.get(qid)
-            if answer is None or (found and answer.found and (name, answer) == found[0]):
+            if answer is None or (found and name == found[0][0]):
                 continue
             if found and answer.found:
                 reasons.append(f"'{name}' also answers it ({answer.source}): check which answer counts")
@@ -159,12 +163,6 @@ def _tail(message: str, name: str) -> str:
     """The reader's message without the file's path (the reason names the file already)."""
     head, sep, rest = message.partition(": ")
     return rest if sep and (head.endswith(name) or head == f"'{name}'") else message
-
-
-def _limit(limits: ReadLimits) -> None:  # pragma: no cover - runs in the child before exec
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _why(done: subprocess.CompletedProcess[bytes]) -> str:

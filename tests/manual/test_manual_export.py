@@ -14,8 +14,17 @@ from grader.manual import COLUMNS, ExportSummary, export_manual
 from grader.model_answers import load_model_answers
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO
-from tests.manual.conftest import (ANSWER_3D, BROKEN, FULL, NEAR_COPY, PDF_ONLY, SAME_AS_FULL, SCANNED, db_state,
-                                   read_rows)
+from tests.manual.conftest import (
+    ANSWER_3D,
+    BROKEN,
+    FULL,
+    NEAR_COPY,
+    PDF_ONLY,
+    SAME_AS_FULL,
+    SCANNED,
+    db_state,
+    read_rows,
+)
 
 HAND_INS = {FULL, SAME_AS_FULL, PDF_ONLY, BROKEN, NEAR_COPY, SCANNED}
 

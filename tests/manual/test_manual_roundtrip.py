@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 from tests.conftest import REPO
-
 from tests.manual.conftest import FULL, NEAR_COPY, PDF_ONLY, manual_row_count, read_rows, write_rows
 
 
