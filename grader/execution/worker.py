@@ -33,12 +33,17 @@ from grader.execution.wire import WireError, read_frame, write_frame
 MAX_ELEMENTS = 4 * 2**20
 MAX_DEPTH = 16
 MAX_STRING = 1 * 2**20
+# Exit statuses of the worker's own making (the runner tells them apart from a hand-in's os._exit).
 PROTOCOL_LOST = 86
 WORKER_FAILED = 70
-ERROR_FORMAT_SECONDS = 2.0
+# Student code can swallow a CellTimeout (in a __del__, an at-fork hook, a bare except): the alarm repeats
+# at this interval until the worker disarms it.
+REPEAT_SECONDS = 0.5
+ERROR_FORMAT_SECONDS = 2.0  # for an exception's own __str__, which is student code
 
 # Taken before any student code runs: cells may replace builtins, numpy's functions or the traceback
 # module's, and the worker's own code keeps working with these.
+_OWN_GLOBALS = globals()
 _BUILTINS = dict(builtins.__dict__)
 _np_array, _np_asarray, _ndarray, _generic = np.array, np.asarray, np.ndarray, np.generic
 _extract_tb, _format_list, _format_exception_only = (traceback.extract_tb, traceback.format_list,
@@ -102,12 +107,6 @@ class IPythonShim:
 
 class _Timer:
     live = False  # armed: SIGALRM raises CellTimeout in student code, again every REPEAT_SECONDS until disarmed
-
-
-# Student code can swallow a CellTimeout (in a __del__, an at-fork hook, a bare except), so the alarm
-# repeats until the worker disarms it.
-REPEAT_SECONDS = 0.5
-_OWN_GLOBALS = globals()
 
 
 def _timer_handler(signum: int, frame: Any) -> None:
@@ -181,6 +180,8 @@ def _swap_builtins(wanted: dict) -> None:
 
 
 class Worker:
+    """One hand-in's run: its cells in order, then one request after another, until "quit"."""
+
     def __init__(self, channel_in: Any, channel_out: Any) -> None:
         self.channel_in, self.channel_out = channel_in, channel_out
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
@@ -289,7 +290,6 @@ class Worker:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
 
     def _error_text(self, exc: BaseException) -> str:
-        # Formatting calls the exception's own __str__, which is student code like any other.
         try:
             return self._timed(ERROR_FORMAT_SECONDS, _format_error, exc)
         except BaseException:  # noqa: BLE001

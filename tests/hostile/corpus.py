@@ -5,8 +5,8 @@
 Most attacks are the sheet 02 master with one cell added or replaced, so "the answers defined so far" have
 exact known points (the master scores FULL). The host paths an attack aims at (the repo, a decoy gradebook,
 a loopback listener, /tmp/pwned-<token>, ...) come in as `Targets` and are written into the attack's code.
-Attack cells that try to get out end with `raise RuntimeError("contained: ...")` listing what each attempt
-got, so the feedback shows the attempt really ran; whether it was contained is decided on the host.
+Attack cells that try to get out end with a RuntimeError listing what each attempt got ("... -- end of
+attempts"), so the feedback shows the attempt really ran; whether it was contained is decided on the host.
 All names are invented.
 """
 
@@ -83,7 +83,8 @@ class Verdict:
     flags: frozenset[str] = frozenset()  # exactly these flag codes...
     maybe_flags: frozenset[str] = frozenset()  # ...plus possibly these (which limit strikes first is the kernel's)
     error: str | None = None  # the hand-in is not graded, and its error says this
-    # A failed cell with one of these statuses whose error holds the fragment; None: no cell may fail.
+    # The one failed cell (cells "not run" after an exit aside): one of these statuses, its error holding the
+    # fragment; None: no cell may fail.
     cell: tuple[frozenset[str], str] | None = None
     note: str | None = None  # a fragment of the record's notes
     cells_may_fail: bool = False  # with cell=None: a failed cell is allowed (the kernel picks whom to kill)
@@ -162,8 +163,8 @@ def _code(source: str) -> str:
     return textwrap.dedent(source).strip() + "\n"
 
 
-def _zip_of(notebook: nbformat.NotebookNode, **extra: bytes) -> bytes:
-    return make_zip({MAIN_FILE: notebook_bytes(notebook), **extra})
+def _zip_of(notebook: nbformat.NotebookNode) -> bytes:
+    return make_zip({MAIN_FILE: notebook_bytes(notebook)})
 
 
 @dataclass
@@ -281,11 +282,12 @@ def build_corpus(targets: Targets, zeros: tuple[bytes, int]) -> list[HandIn]:
     hand_ins: list[HandIn] = []
 
     def add(case: str, attack: str, verdict: Verdict, *, notebook: nbformat.NotebookNode | None = None,
-            content: bytes | None = None, team: list[Member] | None = None) -> None:
+            content: bytes | None = None) -> None:
+        """A hand-in of the team drawn last (by master(), or directly for hand-ins without a notebook)."""
         if content is None:
             assert notebook is not None
             content = _zip_of(notebook)
-        hand_ins.append(HandIn(case, attack, zip_name(team or current), content, verdict))
+        hand_ins.append(HandIn(case, attack, zip_name(current), content, verdict))
 
     def master(**changes) -> nbformat.NotebookNode:
         nonlocal current
@@ -300,6 +302,7 @@ def build_corpus(targets: Targets, zeros: tuple[bytes, int]) -> list[HandIn]:
     add("control_full", "the master, unchanged", Verdict(FULL), notebook=master())
     partial_3d = _master_cell_source("3d").replace("torch.exp(0.5 * log_var)", "torch.exp(log_var)") \
         .replace("np.exp(0.5 * np.asarray(log_var))", "np.exp(np.asarray(log_var))")
+    assert "0.5" not in partial_3d, "the master's 3d cell changed: update the control's mistake"
     add("control_partial", "the master with the variance used for the standard deviation in 3d",
         Verdict(without("3d")), notebook=master(replace={"3d": partial_3d}))
 
