@@ -25,11 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.execution.limits import ResourceLimits  # noqa: E402
-from grader.execution.program import load_program  # noqa: E402
-from grader.execution.runner import ExecutionSettings, run_program  # noqa: E402
-from grader.execution.sandbox import ProcessSandbox, Sandbox, find_sandbox, scrubbed_env  # noqa: E402
-from tests.conftest import write_notebook  # noqa: E402
+from grader.execution.limits import ResourceLimits
+from grader.execution.program import load_program
+from grader.execution.runner import ExecutionSettings, run_program
+from grader.execution.sandbox import ProcessSandbox, Sandbox, find_sandbox, scrubbed_env
+from tests.conftest import write_notebook
 
 
 def median_seconds(action: Callable[[], None], repeat: int) -> float:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     sandboxes: list[Sandbox] = [ProcessSandbox()]
     try:
         sandboxes.insert(0, find_sandbox(require=True))
-    except Exception as exc:  # noqa: BLE001 - measure what exists, say what does not
+    except Exception as exc:
         print(f"(no bubblewrap here: {exc})")
     rows = [("python -I -S -c pass, no sandbox", median_seconds(bare_python, args.repeat))]
     with tempfile.TemporaryDirectory(prefix="grader-measure-") as tmp:
