@@ -369,7 +369,7 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             elif current is None and event == "ready":
                 ignored = message.get("ignored_magics")
                 if isinstance(ignored, list):
-                    report.ignored_magics = [str(x)[:200] for x in ignored[:50]]
+                    report.ignored_magics = [_text(x, 200) for x in ignored[:50]]
                 break
             else:
                 raise WorkerGone(f"the worker sent {_summary(message)} out of turn", tampered=True)
@@ -402,16 +402,16 @@ def _preload(settings: ExecutionSettings, requests: list[Request]) -> list[str]:
 def _death_detail(verdict: str, gone: WorkerGone, stderr: bytes) -> str:
     """Why the worker died in a cell, in words for the feedback."""
     if gone.tampered:
-        return f"the cell wrote to or broke the worker's channel to the grader; it was skipped ({gone})"
+        return printable(f"the cell wrote to or broke the worker's channel to the grader; it was skipped ({gone})")
     if verdict == "ok":
         return "the code ended the process (os._exit or similar); later cells were not run"
     if verdict == f"exit status {PROTOCOL_LOST}":
         return "the cell closed or broke the worker's channel to the grader; it was skipped"
     if verdict == f"exit status {WORKER_FAILED}":
-        said = stderr.decode(errors="replace")[-1500:].strip()
+        said = printable(stderr.decode(errors="replace")[-1500:].strip())
         return ("the worker failed after this cell (it changed something the worker needs); it was skipped"
                 + (f"\n{said}" if said else ""))
-    return f"the worker died in this cell: {verdict} ({gone})"
+    return printable(f"the worker died in this cell: {verdict} ({gone})")
 
 
 def _serve_requests(attempt: _Attempt, pending: list[Request], report: RunReport, deadline: float,
@@ -447,7 +447,7 @@ def _serve_requests(attempt: _Attempt, pending: list[Request], report: RunReport
 
 def _summary(message: dict) -> str:
     """A frame named for an error message, without repeating what the worker put in it."""
-    fields = ", ".join(sorted(str(k)[:20] for k in list(message)[:6]))
+    fields = _text(", ".join(sorted(str(k)[:20] for k in list(message)[:6])))
     return f"a frame with fields ({fields})"
 
 
@@ -462,13 +462,13 @@ def _parse_reply(key: str, message: dict) -> Reply:
     if not message.get("ok"):
         return Reply(key, ok=False, error=_text(message.get("error")) or "the call failed")
     grads = message.get("grads")
-    if grads is not None and not isinstance(grads, dict):
+    if grads is not None and not (isinstance(grads, dict) and _is_plain(grads)):
         grads = None
     value = message.get("value")
     if not _is_plain(value):
         return Reply(key, ok=False, error="the reply held a value that is not plain data")
-    return Reply(key, ok=True, value=value, kind=_text(message.get("kind")), type_name=_text(message.get("type")),
-                 grads=grads)
+    return Reply(key, ok=True, value=_clean(value), kind=_text(message.get("kind")),
+                 type_name=_text(message.get("type")), grads=_clean(grads))
 
 
 def _is_plain(value: Any, depth: int = 0) -> bool:
@@ -486,4 +486,25 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
 def _text(value: Any, limit: int = 8000) -> str | None:
     if value is None:
         return None
-    return str(value)[:limit]
+    return printable(str(value)[:limit])
+
+
+def printable(text: str) -> str:
+    """Text from student code made safe to store and show: lone surrogates (which JSON can carry and UTF-8
+    cannot encode, so SQLite and every report file would fail on them) become '?', NULs become '\\x00'."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _clean(value: Any) -> Any:
+    """A plain value (checked by _is_plain) with every string in it made printable."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_clean(v) for v in value)
+    if isinstance(value, dict):
+        return {printable(k): _clean(v) for k, v in value.items()}
+    return value

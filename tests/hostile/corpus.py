@@ -717,6 +717,16 @@ def build_corpus(targets: Targets, zeros: tuple[bytes, int]) -> list[HandIn]:
         notebook=master(after={"1c": [_code(_TO_EVERY_FD) + _code("""
             to_every_fd(frame(b"[" * 100_000 + b"]" * 100_000))
         """)]}))
+    add("unicode_junk", "error text, output and answers with lone surrogates, NULs, terminal escapes, RTL marks",
+        Verdict({**FULL, "1c": 0.0}, cell=_failed("error", "lone")),
+        notebook=master(replace={"1c": 'bidirectional_online_feasible = "maybe\\udc80\\x00"'}, after={"1c": ["""
+            import sys
+            junk = "\\ud800 \\x00 \\x1b[2J\\x1b[31m \\u202e \\udfff"
+            print(junk * 100)
+            sys.stdout.write(junk)
+            get_ipython().run_line_magic("matplotlib", junk)
+            raise RuntimeError(junk + " lone surrogates and friends")
+        """]}))
     add("signals_and_exit_hooks", "its own SIGALRM handler, atexit handlers, a thread that never ends, and "
         "a 3g function that hangs on torch input",
         Verdict({**FULL, "3g": 1.0}, maybe_flags=frozenset({"timeout"})),

@@ -158,6 +158,20 @@ def scale(x, factor):
     assert result.run.restarts == 0
 
 
+def test_text_from_the_worker_can_always_be_stored(toy, sandbox, tmp_path):
+    """Lone surrogates (JSON carries them, UTF-8 cannot encode them) and NULs in errors, output and answers."""
+    junk = "'\\ud800 \\x00 \\udfff'"
+    cells = [*RIGHT[:2], f"is_it_true = {junk}", f"print({junk})\nraise RuntimeError({junk} + ' tail')"]
+    result = grade(toy, sandbox, tmp_path, cells)
+    texts = [c.error or "" for c in result.run.cells.values()] + [c.output for c in result.run.cells.values()]
+    texts += [r.error or "" for r in result.run.replies.values()] + [c.message for c in result.checks]
+    for text in texts:
+        text.encode("utf-8")  # raises on a lone surrogate
+        assert "\x00" not in text
+    assert "? \\x00 ? tail" in failed(result)[0][2]
+    assert points(result) == {"1": 2.0, "2": 0.5}
+
+
 def test_a_notebook_nested_too_deeply_is_a_program_error(tmp_path):
     path = tmp_path / "deep.ipynb"
     path.write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {"x": ' + "[" * 100_000 + "]" * 100_000
