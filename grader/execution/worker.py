@@ -214,7 +214,11 @@ class Worker:
             request = read_frame(self.channel_in)
             if request is None or request.get("op") == "quit":
                 return
-            self.send(self._answer(request))
+            reply = self._answer(request)
+            try:
+                self.send(reply)
+            except WireError as exc:  # a value to_plain let through that the wire refuses: the call's error
+                self.send({"key": reply.get("key"), "ok": False, "error": f"the result cannot be sent: {exc}"})
 
     def _prepare(self, init: dict) -> None:
         seed = int(init.get("seed", 0))
@@ -510,6 +514,10 @@ def to_plain(value: Any, _depth: int = 0, _budget: list | None = None) -> Any:
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise ValueError(f"a string of {len(value)} characters is too long")
+        # Text counts too (8 characters as one element), so a million copies of one long string stay small.
+        budget[0] -= len(value) // 8
+        if budget[0] < 0:
+            raise ValueError(f"the value holds more than {MAX_ELEMENTS} elements")
         return str.__str__(value)
     if isinstance(value, (_ndarray, _generic)):
         return _numpy_plain(value, budget)
@@ -537,6 +545,11 @@ def _numpy_plain(value: Any, budget: list) -> Any:
     budget[0] -= array.size
     if budget[0] < 0:
         raise ValueError(f"the value holds more than {MAX_ELEMENTS} elements")
+    # Extended precision (np.longdouble) has no place on the wire: float64/complex128 keep what is compared.
+    if array.dtype.kind == "f" and array.dtype.itemsize > 8:
+        return array.astype(np.float64)
+    if array.dtype.kind == "c" and array.dtype.itemsize > 16:
+        return array.astype(np.complex128)
     return _np_array(array, copy=True)
 
 

@@ -652,6 +652,24 @@ def build_corpus(targets: Targets, zeros: tuple[bytes, int]) -> list[HandIn]:
                     loop["a"]["b"] = loop
                     return loop
             """}))
+    add("odd_values", "right answers as np.longdouble, big-endian and strided arrays; 3g a million long strings",
+        Verdict({**FULL, "3g": 0.0}),
+        notebook=master(after={"3g": ["""
+            import numpy as np
+            import torch
+            _right = {f.__name__: f for f in (forget_gate_delta, kl_discrete, reparameterize)}
+            def forget_gate_delta(*args):
+                result = _right["forget_gate_delta"](*args)
+                return result if isinstance(result, torch.Tensor) else np.longdouble(result)
+            def kl_discrete(p, q):
+                result = _right["kl_discrete"](p, q)
+                return result if isinstance(result, torch.Tensor) else np.asarray(result, dtype=">f8")
+            def reparameterize(mu, log_var, eps):
+                result = _right["reparameterize"](mu, log_var, eps)
+                return result if isinstance(result, torch.Tensor) else np.repeat(result, 2)[::2]
+            def kl_gaussian_std_normal(mu, Sigma):
+                return ["All tests passed. " * 58254] * 1_000_000
+        """]}))
     add("patched_worker_builtins", "after its answers, replaces most builtins and the import machinery with liars",
         Verdict(FULL), notebook=master(after={"3g": ["""
             import builtins
