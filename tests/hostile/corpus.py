@@ -890,10 +890,16 @@ def write_course(root: Path) -> Path:
     return root
 
 
-def write_corpus(folder: Path, targets: Targets, zeros: tuple[bytes, int] | None = None) -> list[HandIn]:
-    """Write every hand-in into `folder` (named by the sheet rule) plus manifest.csv; return them."""
+def write_corpus(folder: Path, targets: Targets, zeros: tuple[bytes, int] | None = None,
+                 only: frozenset[str] | None = None) -> list[HandIn]:
+    """Write every hand-in (or those of the cases in `only`) into `folder`, named by the sheet rule, plus
+    manifest.csv; return them."""
     folder.mkdir(parents=True, exist_ok=True)
     hand_ins = build_corpus(targets, zeros or zeros_deflated())
+    if only is not None:
+        unknown = only - {h.case for h in hand_ins}
+        assert not unknown, f"no such cases in the corpus: {sorted(unknown)}"
+        hand_ins = [h for h in hand_ins if h.case in only]
     names = [h.file_name for h in hand_ins]
     duplicates = {n for n in names if names.count(n) > 1}
     assert not duplicates, f"two hand-ins share a file name: {duplicates}"

@@ -1,5 +1,8 @@
 """The hostile corpus graded in one batch, in the real sandbox: every hand-in gets its verdict, the host is unchanged.
 
+The whole corpus is graded with the batch's default (warm workers forked from sandboxed zygotes); the cases
+whose outcome depends on the worker's parent and process tree are graded again with cold workers.
+
 The test watches the host while the batch runs: a TCP listener, a UDP socket and an abstract unix socket on the
 loopback (nothing may arrive), a decoy gradebook and the rubric/reference files (their bytes may not change),
 files the attacks try to create (none may exist), a secret in the grader's environment (no hand-in may see it),
@@ -103,8 +106,16 @@ class Listeners:
 REQUIRED_PROTECTIONS = ("network", "filesystem", "pid_namespace", "process_limit", "disk_quota", "file_size_rlimit")
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory, sandbox):
+# Graded once more with cold workers (one fresh sandbox per hand-in, as without the warm pool): the cases
+# whose outcome depends on what the worker's parent and process tree are.
+COLD_CASES = frozenset({
+    "control_full", "control_partial", "infinite_loop", "alarm_ignored", "uninterruptible", "stop_self",
+    "sys_exit", "os_exit", "exit_in_call", "fork_bomb", "fork_bomb_spinning", "memory_bomb", "kill_parent",
+    "kill_group", "segfault", "protocol_junk", "protocol_closed", "write_outside", "network", "steal_reference",
+})
+
+
+def require_protections(sandbox) -> None:
     protections = sandbox.protections()
     missing = [name for name in REQUIRED_PROTECTIONS if not protections.get(name)]
     if not (protections.get("memory_cgroup") or protections.get("memory_rlimit")):
@@ -114,7 +125,10 @@ def batch(tmp_path_factory, sandbox):
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    base = tmp_path_factory.mktemp("hostile")
+
+
+def grade_corpus(base: Path, *, warm: bool, only: frozenset[str] | None = None) -> dict:
+    """Write the corpus under `base`, grade it in one batch while watching the host, and collect the results."""
     token = uuid.uuid4().hex[:12]
     listeners = Listeners(token)
     decoy = base / "gradebook.db"  # next to the folder of hand-ins, where a tutor's gradebook might lie
@@ -127,26 +141,48 @@ def batch(tmp_path_factory, sandbox):
     targets = Targets(repo=REPO, token=token, port=listeners.port, unix_name=listeners.unix_name,
                       decoy_gradebook=decoy, hand_ins=hand_ins, out=out, work_tmp=work,
                       secret=f"secret-{uuid.uuid4().hex}")
-    corpus = write_corpus(hand_ins, targets)
+    corpus = write_corpus(hand_ins, targets, only=only)
     course = write_course(base / "course")
     watched = [REPO / "rubrics", REPO / "reference", course / "rubrics", decoy, hand_ins]
     before = tree_hashes(*watched)
 
     started, peak_before = time.monotonic(), peak_memory_bytes()
-    with pytest.MonkeyPatch.context() as patch:
-        # The workers' folders go to a place this test can inspect afterwards.
-        patch.setattr(tempfile, "tempdir", str(work))
-        patch.setenv(SECRET_VARIABLE, targets.secret)
-        summary = run_batch(BatchOptions(hand_ins=hand_ins, sheet="sheet02", out=out, course=course, jobs=2))
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            # The workers' folders go to a place this test can inspect afterwards.
+            patch.setattr(tempfile, "tempdir", str(work))
+            patch.setenv(SECRET_VARIABLE, targets.secret)
+            summary = run_batch(BatchOptions(hand_ins=hand_ins, sheet="sheet02", out=out, course=course, jobs=2,
+                                             warm=warm))
+    finally:
+        arrivals = listeners.arrivals()
+        listeners.close()
     seconds, peak_after = time.monotonic() - started, peak_memory_bytes()
     with Gradebook.open(summary.db_path) as book:
         results = {r.record.file_name: r.record for r in book.results("sheet02")}
-    arrivals = listeners.arrivals()
-    listeners.close()
-    print(f"\nhostile corpus: {len(corpus)} hand-ins graded in {seconds:.0f} s")
+    graded_in = sorted({record.sandbox for record in results.values()})
+    print(f"\nhostile corpus: {len(corpus)} hand-ins graded in {seconds:.0f} s by {', '.join(graded_in)}")
     return {"summary": summary, "corpus": corpus, "records": results, "targets": targets, "base": base,
             "out": out, "work": work, "watched": watched, "before": before, "arrivals": arrivals,
-            "seconds": seconds, "growth": peak_after - peak_before}
+            "seconds": seconds, "growth": peak_after - peak_before, "graded_in": graded_in}
+
+
+@pytest.fixture(scope="module")
+def warm_batch(tmp_path_factory, sandbox):
+    require_protections(sandbox)
+    return grade_corpus(tmp_path_factory.mktemp("hostile"), warm=True)
+
+
+@pytest.fixture(scope="module")
+def cold_batch(tmp_path_factory, sandbox):
+    require_protections(sandbox)
+    return grade_corpus(tmp_path_factory.mktemp("hostile-cold"), warm=False, only=COLD_CASES)
+
+
+@pytest.fixture(params=["warm", "cold"])
+def batch(request):
+    """The whole corpus with the batch's default warm workers, and the process-tree cases with cold ones."""
+    return request.getfixturevalue(f"{request.param}_batch")
 
 
 def record_of(batch, hand_in: HandIn):
@@ -186,6 +222,7 @@ def verdict_problems(hand_in: HandIn, record) -> list[str]:
 def test_the_batch_finishes_and_grades_every_hand_in(batch):
     summary = batch["summary"]
     assert not summary.interrupted and summary.sandbox == "bubblewrap"
+    assert set(batch["graded_in"]) <= {"bubblewrap", "bubblewrap-pool"}
     assert sorted(summary.graded) == sorted(h.file_name for h in batch["corpus"])
     assert sorted(batch["records"]) == sorted(h.file_name for h in batch["corpus"])
 
@@ -242,5 +279,6 @@ def test_the_grader_secret_never_reached_a_hand_in(batch):
         assert not any(secret in text for text in texts), record.file_name
 
 
-def test_the_grader_memory_stays_small(batch):
-    assert batch["growth"] < MAX_GRADER_GROWTH_BYTES, f"the grader's peak memory grew by {batch['growth'] >> 20} MB"
+def test_the_grader_memory_stays_small(warm_batch):
+    growth = warm_batch["growth"]
+    assert growth < MAX_GRADER_GROWTH_BYTES, f"the grader's peak memory grew by {growth >> 20} MB"
