@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader.checks.plan import CheckResult
 from grader.grading import QuestionScore
+from grader.textsafe import storable
 
 SCHEMA_VERSION = 1
 
@@ -341,7 +342,7 @@ class Gradebook:
         with self._transaction() as db:
             db.execute("INSERT INTO submissions (sheet, file_name, folder, first_seen) VALUES (?, ?, ?, ?)"
                        " ON CONFLICT (sheet, file_name) DO UPDATE SET folder = excluded.folder",
-                       (r.sheet, r.file_name, r.folder, _now()))
+                       storable((r.sheet, r.file_name, r.folder, _now())))
             submission_id = db.execute("SELECT id FROM submissions WHERE sheet = ? AND file_name = ?",
                                        (r.sheet, r.file_name)).fetchone()["id"]
             cursor = db.execute(
@@ -351,28 +352,28 @@ class Gradebook:
                 " pending_manual, max_points, error, sandbox, protections_off, flags, notes, failed_cells,"
                 " ignored_entries, written_answers)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (submission_id, run_id, r.content_sha256, r.rubric_sha256, r.engine_version, r.status,
+                storable((submission_id, run_id, r.content_sha256, r.rubric_sha256, r.engine_version, r.status,
                  _iso(r.started_at), _iso(r.finished_at), r.seconds, r.main_file, r.main_file_reason,
                  _iso(r.submitted_at) if r.submitted_at else None, r.time_source, r.time_explanation, int(r.late),
                  r.minutes_late, r.days_late, r.late_factor, r.lateness_message, r.auto_points, r.pending_manual,
                  r.max_points, r.error, r.sandbox, _json(r.protections_off),
                  _json([[f.code, f.message] for f in r.flags]), _json(r.notes),
                  _json([[c.label, c.status, c.error] for c in r.failed_cells]), _json(r.ignored_entries),
-                 _json(r.written_answers)))
+                 _json(r.written_answers))))
             grading_id = int(cursor.lastrowid)
             db.executemany(
                 "INSERT INTO students (grading_id, position, student_id, name, email, source) VALUES (?, ?, ?, ?, ?, ?)",
-                [(grading_id, i, s.student_id, s.name, s.email, s.source) for i, s in enumerate(r.students)])
+                [storable((grading_id, i, s.student_id, s.name, s.email, s.source)) for i, s in enumerate(r.students)])
             db.executemany(
                 "INSERT INTO question_scores (grading_id, position, question_id, title, points, max_points, bonus)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(grading_id, i, q.question_id, q.title, q.points, q.max_points, int(q.bonus))
+                [storable((grading_id, i, q.question_id, q.title, q.points, q.max_points, int(q.bonus)))
                  for i, q in enumerate(r.questions)])
             db.executemany(
                 "INSERT INTO check_results (grading_id, position, question_id, check_id, kind, visibility, points,"
                 " max_points, status, message, hints, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(grading_id, i, c.question_id, c.check_id, c.kind, c.visibility, c.points, c.max_points, c.status,
-                  c.message, _json(c.hints), c.description)
+                [storable((grading_id, i, c.question_id, c.check_id, c.kind, c.visibility, c.points, c.max_points,
+                           c.status, c.message, _json(c.hints), c.description))
                  for i, c in enumerate(c for q in r.questions for c in q.checks)])
         return grading_id
 

@@ -29,6 +29,7 @@ import grader
 from grader.execution.limits import ResourceLimits
 from grader.execution.program import Program
 from grader.execution.sandbox import Sandbox, scrubbed_env
+from grader.textsafe import clean, printable
 from grader.execution.wire import FRAME_HEADER, MAX_FRAME_BYTES, WireError, parse_frame, write_frame
 from grader.execution.worker import MAX_ELEMENTS, PROTOCOL_LOST, WORKER_FAILED
 
@@ -467,8 +468,8 @@ def _parse_reply(key: str, message: dict) -> Reply:
     value = message.get("value")
     if not _is_plain(value):
         return Reply(key, ok=False, error="the reply held a value that is not plain data")
-    return Reply(key, ok=True, value=_clean(value), kind=_text(message.get("kind")),
-                 type_name=_text(message.get("type")), grads=_clean(grads))
+    return Reply(key, ok=True, value=clean(value), kind=_text(message.get("kind")),
+                 type_name=_text(message.get("type")), grads=clean(grads))
 
 
 def _is_plain(value: Any, depth: int = 0) -> bool:
@@ -489,22 +490,3 @@ def _text(value: Any, limit: int = 8000) -> str | None:
     return printable(str(value)[:limit])
 
 
-def printable(text: str) -> str:
-    """Text from student code made safe to store and show: lone surrogates (which JSON can carry and UTF-8
-    cannot encode, so SQLite and every report file would fail on them) become '?', NULs become '\\x00'."""
-    if text.isascii() and "\x00" not in text:
-        return text
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\x00")
-
-
-def _clean(value: Any) -> Any:
-    """A plain value (checked by _is_plain) with every string in it made printable."""
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_clean(v) for v in value)
-    if isinstance(value, dict):
-        return {printable(k): _clean(v) for k, v in value.items()}
-    return value

@@ -1,9 +1,8 @@
 """Text a hand-in carries outside its code (team cell, answers) may hold lone surrogates: JSON can escape them,
 UTF-8 cannot encode them. The batch must still record the hand-in.
 
-Known to fail: the gradebook stores such text as it comes and SQLite refuses it, which stops the whole batch
-(UnicodeEncodeError in Gradebook.record). Text that comes back from the worker is made printable by the runner
-(grader.execution.runner.printable); the team and answer text read by intake needs the same before it is stored.
+The gradebook makes every text it stores printable (grader.textsafe), as the runner does for text from the
+worker; before that, SQLite refused such text and stopped the whole batch.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 
-import pytest
 
 from grader.batch import BatchOptions, run_batch
 from grader.gradebook import Gradebook
@@ -22,8 +20,6 @@ TEAM = [Member("Imogen Halvorsen", "1000901", "imogen.halvorsen@example.org"),
         Member("Casimir Dufresne", "1000902", "casimir.dufresne@example.org")]
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
-                   reason="the gradebook stores intake's text unsanitised; see the module docstring")
 def test_lone_surrogates_in_the_team_cell_do_not_stop_the_batch(tmp_path, sandbox):
     notebook = master_notebook(TEAM)
     for cell in notebook.cells:
