@@ -30,8 +30,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader import __version__
 from grader.checks.plan import CheckPlan
-from grader.execution.runner import ExecutionSettings, RunReport
 from grader.execution.pool import WarmPool
+from grader.execution.runner import ExecutionSettings, RunReport
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
 from grader.gradebook import FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, StudentRecord
 from grader.grading import SubmissionGrade, execution_settings, grade_file, judge, plan_checks
@@ -101,6 +101,17 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
     Raises BatchError for usage problems. On Ctrl-C the hand-ins still running are dropped (they are graded
     again next time), the run is marked interrupted, the outputs are rebuilt, and the summary says so.
     """
+    # Started before anything slow: the zygotes import torch while the course's code is loaded, the hand-ins
+    # are hashed and the reference is planned.
+    pool = _early_pool(options) if options.warm else None
+    try:
+        return _run_batch(options, console, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | None) -> BatchSummary:
     loaded = _load_rubric(options)
     sheet = loaded.rubric.sheet
     hand_ins = find_hand_ins(options.hand_ins)
@@ -136,18 +147,13 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
         status = "failed"
         try:
             if todo:
-                settings = execution_settings(loaded.rubric.execution)
-                # Started first: the zygotes import torch while the reference is planned.
-                pool = _warm_pool(sandbox, min(jobs, len(todo)), settings) if options.warm else None
-                try:
-                    # Planning runs the reference on every case: once per batch, and only when there is work.
-                    context = _Context(loaded=loaded, plans=plan_checks(loaded), settings=settings,
-                                       sandbox=pool or sandbox, protections_off=protections_off, manifest=manifest,
-                                       out=out, rubric_sha256=rubric_sha)
-                    _grade_all(todo, context, jobs, book, summary, console)
-                finally:
-                    if pool is not None:
-                        pool.close()
+                # Planning runs the reference on every case: once per batch, and only when there is work.
+                context = _Context(loaded=loaded, plans=plan_checks(loaded),
+                                   settings=execution_settings(loaded.rubric.execution),
+                                   sandbox=pool if pool is not None and sandbox is pool.base else sandbox,
+                                   protections_off=protections_off, manifest=manifest, out=out,
+                                   rubric_sha256=rubric_sha)
+                _grade_all(todo, context, jobs, book, summary, console)
         except KeyboardInterrupt:  # while planning; _grade_all handles its own
             summary.interrupted = True
         else:
@@ -491,11 +497,21 @@ def _read_manifest(options: BatchOptions, loaded: LoadedRubric) -> dict[str, dat
         raise BatchError(str(exc)) from None
 
 
-def _warm_pool(sandbox: Sandbox, jobs: int, settings: ExecutionSettings) -> WarmPool | None:
-    """One warm zygote per job under bubblewrap (the pool falls back to cold workers by itself if they fail)."""
-    if not isinstance(sandbox, BubblewrapSandbox):
+def _early_pool(options: BatchOptions) -> WarmPool | None:
+    """Warm zygotes for this rubric's workers (grader/execution/pool.py), one per job; None where bubblewrap
+    cannot run or the rubric or folder has a problem (the batch then reports it as usual)."""
+    try:
+        quick = load_rubric(find_rubric(options.sheet, Path(options.course)), course_root=Path(options.course),
+                            resolve=False)
+        sandbox = find_sandbox(require=True)
+        hand_ins = len(find_hand_ins(options.hand_ins))
+    except (FileNotFoundError, RubricError, SandboxUnavailable, BatchError):
         return None
-    pool = WarmPool(sandbox, slots=jobs, preload=settings.preload)
+    if not isinstance(sandbox, BubblewrapSandbox) or hand_ins == 0:
+        return None
+    settings = execution_settings(quick.rubric.execution)
+    pool = WarmPool(sandbox, slots=min(hand_ins, max(1, options.jobs or os.cpu_count() or 1)),
+                    preload=settings.preload)
     pool.prestart(seed=settings.seed, limits=settings.limits)
     return pool
 

@@ -249,6 +249,7 @@ class WarmPool(Sandbox):
             self._free.put(slot)
         self._pool_running: dict[PoolProcess, _Running] = {}
         self._cold: set[subprocess.Popen] = set()
+        self._sandboxes: list[subprocess.Popen] = []  # every zygote's bubblewrap, so close() can kill them at once
         self._state_lock = threading.Lock()
         self._closed = False
         self.stats = PoolStats()
@@ -352,12 +353,17 @@ class WarmPool(Sandbox):
             cold = list(self._cold)
             running = list(self._pool_running.values())
             self._pool_running.clear()
+            sandboxes = list(self._sandboxes)
+        # Killed first, so that zygotes still importing end now instead of being waited for.
+        for proc in sandboxes:
+            if proc.poll() is None:
+                proc.kill()
         for proc in cold:
             try:
                 self.kill(proc)
             except (OSError, ValueError):
                 pass
-        self._helpers.shutdown(wait=True)  # recycling and warming in progress finish first
+        self._helpers.shutdown(wait=True)  # recycling and warming in progress end first (quickly: all is killed)
         for slot in self._slots:
             if slot.starting is not None:
                 try:
@@ -429,6 +435,9 @@ class WarmPool(Sandbox):
 
     def _warm(self, slot: _Slot, key: tuple, env: dict[str, str], limits: ResourceLimits) -> _Zygote:
         zygote = self._start_zygote(slot, key, env, limits)
+        if self._closed:
+            zygote.destroy()
+            raise PoolError("the pool was closed while the zygote started")
         try:
             slot.prepared = self._prepare(slot, zygote)
         except PoolError:
@@ -472,6 +481,8 @@ class WarmPool(Sandbox):
                 subprocess.Popen, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE, env=zygote_env, cwd="/", start_new_session=True,
                 pass_fds=[*data_fds, zygote_end.fileno()]).result()
+            with self._state_lock:
+                self._sandboxes = [p for p in self._sandboxes if p.poll() is None] + [proc]
         except BaseException:
             host_end.close()
             if jail is not None:
