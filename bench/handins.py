@@ -31,7 +31,7 @@ SLOW_CELL = ("# a slow cell: plain Python, about a second\n"
              "for slow_i in range(6_000_000):\n"
              "    slow_total += slow_i * slow_i\n")
 _ZIP_TIME = (2025, 1, 27, 12, 0, 0)
-_CODE_MARKER = re.compile(r"^[ \t]*# (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+_CODE_MARKER = re.compile(r"^[ \t]*# (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 _PROSE_MARKER = re.compile(r"\s*<!-- (BEGIN|END) SOLUTION -->\s*")
 # Invented names, not those of any real person in the course material.
 _FIRST = ("Mara", "Tomas", "Ilse", "Kwame", "Noor", "Oskar", "Priya", "Ruben", "Sanna", "Teo", "Ugo", "Vera",

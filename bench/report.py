@@ -10,22 +10,22 @@ def write_markdown(result: dict, path: Path) -> None:
     lines = [
         "# Batch grading benchmark: latest run",
         "",
-        f"`{result['command']}` on {result['date']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
-        f"{machine['platform']}, Python {machine['python']}; the benchmark took {result['benchmark_minutes']} min.",
+        (f"`{result['command']}` on {result['date']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
+         f"{machine['platform']}, Python {machine['python']}; the benchmark took {result['benchmark_minutes']} min."),
         "",
-        f"*grader*: `grader grade` with its defaults (warm sandboxed pool, --jobs {result['cores_used_by_grader']}). "
-        "*baseline*: nbclient, one fresh kernel per notebook, one notebook at a time (what nbgrader and "
-        "Otter-Grader do underneath); it only executes the notebook, without the grader's checks.",
-        "Own compute: the hand-ins' cells, summed, as the baseline's kernel timed them after importing the "
-        "preloaded modules. Fixed: the part of the wall time before the first hand-in starts and after the last "
-        "one ends (start-up, planning, reports), paid once per command. Overhead per hand-in: "
-        "(wall time of the per-hand-in phase x cores used - own compute) / N, in core-seconds. "
-        "Peak memory: PSS of the whole process tree. CPU time: of the whole process tree. Other load: how many of the CPUs other work on the "
-        "machine kept busy meanwhile (the grader uses all CPUs, so it suffers from that more than the "
-        "one-notebook-at-a-time baseline).",
+        (f"*grader*: `grader grade` with its defaults (warm sandboxed pool, --jobs {result['cores_used_by_grader']}). "
+         "*baseline*: nbclient, one fresh kernel per notebook, one notebook at a time (what nbgrader and "
+         "Otter-Grader do underneath); it only executes the notebook, without the grader's checks."),
+        ("Own compute: the hand-ins' cells, summed, as the baseline's kernel timed them after importing the "
+         "preloaded modules. Fixed: the part of the wall time before the first hand-in starts and after the last "
+         "one ends (start-up, planning, reports), paid once per command. Overhead per hand-in: "
+         "(wall time of the per-hand-in phase x cores used - own compute) / N, in core-seconds. "
+         "Peak memory: PSS of the whole process tree. CPU time: of the whole process tree. Other load: how many "
+         "of the CPUs other work on the machine kept busy meanwhile (the grader uses all CPUs, so it suffers from "
+         "that more than the one-notebook-at-a-time baseline)."),
         "",
-        "| sheet | N | system | wall (s) | hand-ins/s | own compute (s) | cores | fixed (s) "
-        "| overhead/hand-in (core-s) | peak memory (GiB) | CPU time (s) | other load (CPUs) | note |",
+        ("| sheet | N | system | wall (s) | hand-ins/s | own compute (s) | cores | fixed (s) "
+         "| overhead/hand-in (core-s) | peak memory (GiB) | CPU time (s) | other load (CPUs) | note |"),
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in result["rows"]:

@@ -36,8 +36,8 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
-from handins import HandIn, generate  # noqa: E402
-from measure import Measured, run_measured  # noqa: E402
+from handins import HandIn, generate
+from measure import Measured, run_measured
 
 GiB = 2**30
 # One thread per numeric library, as in the grader's workers: both sides do the same work per notebook.

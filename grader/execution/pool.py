@@ -369,7 +369,7 @@ class WarmPool(Sandbox):
                 try:
                     slot.zygote = slot.starting.result()
                 except Exception:  # noqa: BLE001 - a failed start leaves nothing to stop
-                    pass
+                    slot.zygote = None
                 slot.starting = None
             if slot.prepared is not None:
                 slot.prepared.discard()

@@ -320,7 +320,7 @@ def main(argv: list[str]) -> None:
     zygote = Zygote(control, list(spec["writable"]))
     try:
         zygote.prepare(list(spec["preload"]))
-    except Exception as exc:  # noqa: BLE001 - reported to the grader, which falls back to cold workers
+    except Exception as exc:  # reported to the grader, which falls back to cold workers
         control.send(json.dumps({"event": "failed", "message": f"{type(exc).__name__}: {exc}"}).encode())
         raise
     zygote.serve()
