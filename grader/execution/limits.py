@@ -234,7 +234,8 @@ _unremoved: set[Path] = set()
 
 
 def _retry_unremoved(*, wait: bool) -> None:
-    for directory in list(_unremoved):
+    # Deepest first: a jail made inside another (a pool's slots) must go before its parent can.
+    for directory in sorted(_unremoved, key=lambda d: len(d.parts), reverse=True):
         if _remove_dir(directory, attempts=200 if wait else 1):
             _unremoved.discard(directory)
 
