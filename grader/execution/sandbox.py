@@ -292,11 +292,13 @@ class BubblewrapSandbox(Sandbox):
             fd = _data_fd(text)
             data_fds.append(fd)
             command += ["--ro-bind-data", str(fd), f"/etc/{name}"]
-        for path in _python_paths() + list(readonly):
-            command += ["--ro-bind", str(path), str(path)]
         command += ["--proc", "/proc", "--dev", "/dev"]
         for writable, size in tmpfs:
             command += [*self._size(size), "--tmpfs", writable]
+        # After the private tmpfs mounts, so that a Python or a grader package living under /tmp (a CI clone,
+        # a venv) stays visible instead of being hidden by the empty /tmp.
+        for path in _python_paths() + list(readonly):
+            command += ["--ro-bind", str(path), str(path)]
         return command
 
     def _namespace_args(self) -> list[str]:

@@ -10,8 +10,10 @@ import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -217,6 +219,21 @@ def test_a_workdir_reached_through_a_symlink_works(bwrap, workdir, tmp_path):
     result = run(bwrap, "import os; print(os.getcwd(), open('answer.txt').read().strip())", link)
     assert result.exit.ok, result.stderr
     assert result.stdout.split() == [str(link), "42"]
+
+
+def test_a_read_only_path_under_tmp_stays_visible(bwrap, workdir):
+    """A CI clone or a venv may live under /tmp; the private /tmp must not hide the grader package there."""
+    package = Path(tempfile.mkdtemp(prefix="grader-package-under-tmp-"))
+    try:
+        (package / "marker.txt").write_text("visible")
+        env = scrubbed_env(workdir / ".home", seed=7)
+        proc = bwrap.launch([sys.executable, "-c", f"print(open({str(package / 'marker.txt')!r}).read())"],
+                            workdir=workdir, limits=ResourceLimits(), env=env, visible_readonly=[package])
+        out, err = proc.communicate(timeout=30)
+        assert bwrap.kill(proc).ok, err.decode(errors="replace")
+        assert out.decode().strip() == "visible"
+    finally:
+        shutil.rmtree(package)
 
 
 # --- limits under bubblewrap ----------------------------------------------------------------------
