@@ -30,7 +30,7 @@ from grader.execution.limits import ResourceLimits
 from grader.execution.program import Program
 from grader.execution.sandbox import Sandbox, scrubbed_env
 from grader.textsafe import clean, printable
-from grader.execution.wire import FRAME_HEADER, MAX_FRAME_BYTES, WireError, parse_frame, write_frame
+from grader.execution.wire import FRAME_HEADER, MAX_FRAME_BYTES, WireError, parse_frame, read_exact, write_frame
 from grader.execution.worker import MAX_ELEMENTS, PROTOCOL_LOST, WORKER_FAILED
 
 GRACE_SECONDS = 3.0
@@ -164,13 +164,13 @@ class _Attempt:
             self._put(("bad", f"{type(exc).__name__}: {exc}"[:300]))
 
     def _read_frame(self) -> dict | None:
-        header = _read_exact(self.proc.stdout, FRAME_HEADER.size)
+        header = read_exact(self.proc.stdout, FRAME_HEADER.size)
         if header is None:
             return None
         (length,) = FRAME_HEADER.unpack(header)
         if length > min(MAX_FRAME_BYTES, MAX_REPLY_BYTES):
             raise WireError(f"a frame of {length} bytes is more than the {MAX_REPLY_BYTES} allowed")
-        payload = _read_exact(self.proc.stdout, length)
+        payload = read_exact(self.proc.stdout, length)
         if payload is None:
             raise WireError("the stream ended inside a frame")
         containers = payload.count(b"[") + payload.count(b"{")
@@ -229,19 +229,6 @@ class _Attempt:
             except subprocess.TimeoutExpired:
                 pass
         return self.sandbox.kill(self.proc).verdict
-
-
-def _read_exact(stream: Any, size: int) -> bytes | None:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = stream.read(remaining)
-        if not chunk:
-            if remaining == size:
-                return None
-            raise WireError("the stream ended inside a frame")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
 
 
 def run_program(program: Program, requests: list[Request], *, files_dir: Path | None, sandbox: Sandbox,

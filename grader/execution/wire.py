@@ -110,19 +110,20 @@ def parse_frame(payload: bytes) -> dict:
 
 def read_frame(stream: BinaryIO) -> dict | None:
     """Blocking read of one frame; None at a clean end of stream."""
-    header = _read_exact(stream, FRAME_HEADER.size)
+    header = read_exact(stream, FRAME_HEADER.size)
     if header is None:
         return None
     (length,) = FRAME_HEADER.unpack(header)
     if length > MAX_FRAME_BYTES:
         raise WireError(f"frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
-    payload = _read_exact(stream, length)
+    payload = read_exact(stream, length)
     if payload is None:
         raise WireError("stream ended inside a frame")
     return parse_frame(payload)
 
 
-def _read_exact(stream: BinaryIO, size: int) -> bytes | None:
+def read_exact(stream: BinaryIO, size: int) -> bytes | None:
+    """Exactly `size` bytes, None at a clean end of stream; WireError if it ends inside."""
     chunks, remaining = [], size
     while remaining:
         chunk = stream.read(remaining)
