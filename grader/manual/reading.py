@@ -170,7 +170,10 @@ def _why(done: subprocess.CompletedProcess[bytes]) -> str:
         signal = -done.returncode
         return {9: "killed, probably at the CPU time limit", 24: "killed at the CPU time limit"}.get(
             signal, f"killed by signal {signal}")
-    last = done.stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:] or ["no message"]
-    if "MemoryError" in last[0]:
+    said = done.stderr.decode("utf-8", errors="replace")
+    last = said.strip().splitlines()[-1:] or ["no message"]
+    # Out of memory shows in several ways: a MemoryError anywhere in the traceback, a failed import or a
+    # fatal error of the interpreter that could not allocate.
+    if any(marker in said for marker in ("MemoryError", "Cannot allocate memory", "out of memory")):
         return "it needed more memory than allowed"
     return f"exit {done.returncode}: {last[0][-300:]}"
