@@ -67,8 +67,6 @@ class Zygote:
     def __init__(self, control: socket.socket, writable: list[str]) -> None:
         self.control = control
         self.writable = writable
-        # Read-only binds that lie inside a writable mount (a grader package or Python under /tmp): never wiped.
-        self.keep = _mount_points_under(writable)
         self.child: int | None = None
         self.child_fd: int | None = None  # a pidfd: readable when the worker ends
         self.child_status: int | None = None
@@ -214,7 +212,7 @@ class Zygote:
         for root in self.writable:
             os.chmod(root, self.baseline["modes"][root])
             for name in os.listdir(root):
-                _remove(os.path.join(root, name), self.keep)
+                _remove(os.path.join(root, name))
 
     def _state(self) -> dict:
         """What must be the same before every hand-in: mounts empty, nothing running, no IPC objects."""
@@ -253,35 +251,16 @@ def _read_lines(path: str) -> list[str]:
         return []
 
 
-def _remove(path: str, keep: frozenset[str] = frozenset()) -> None:
+def _remove(path: str) -> None:
     """Delete a file or a directory tree a worker made, whatever modes it gave them (we own them: same user).
-    Nothing else runs in the sandbox by now, so nothing can swap a directory for a symlink meanwhile.
-    Mount points in `keep` and the folders leading to them stay."""
-    if path in keep:
-        return
+    Nothing else runs in the sandbox by now, so nothing can swap a directory for a symlink meanwhile."""
     if os.path.isdir(path) and not os.path.islink(path):
-        leads_to_kept = any(point.startswith(path + "/") for point in keep)
-        if not leads_to_kept:
-            os.chmod(path, 0o700)
+        os.chmod(path, 0o700)
         for name in os.listdir(path):
-            _remove(os.path.join(path, name), keep)
-        if not leads_to_kept:
-            os.rmdir(path)
+            _remove(os.path.join(path, name))
+        os.rmdir(path)
     else:
         os.unlink(path)
-
-
-def _mount_points_under(roots: list[str]) -> frozenset[str]:
-    """Mount points strictly inside the given mounts, read from the zygote's own view before any hand-in ran."""
-    points = set()
-    for line in _read_lines("/proc/self/mountinfo"):
-        fields = line.split()
-        if len(fields) < 5:
-            continue
-        point = fields[4].encode().decode("unicode_escape")  # mountinfo escapes spaces as \040
-        if any(point.startswith(root.rstrip("/") + "/") for root in roots):
-            points.add(point)
-    return frozenset(points)
 
 
 # --- the worker's side of the fork ---------------------------------------------------------------------------
