@@ -10,10 +10,9 @@ from grader.manual.questions import load_answers, manual_items, prose_questions,
 from grader.manual.reading import ReadLimits, answer_files, hand_in_answers, merge_answers, read_file_answers
 from grader.prose.extract import AnswerText, HandInReadError, ProseQuestion
 from grader.rubric.load import load_rubric
-from tests.conftest import COURSE_MATERIAL, REPO, write_notebook
+from tests.conftest import REPO, write_notebook
 from tests.prose._pdfmaker import image_only_page_pdf, markdown_to_pdf
-
-REAL_SHEET = COURSE_MATERIAL / "rgann-sheet-02-student-answers.md"
+from tests.prose._sheets import Sheet02HandIn, sheet02_hand_ins
 
 
 @pytest.mark.parametrize(("qid", "task", "part"), [
@@ -37,21 +36,27 @@ def test_prose_questions_are_the_manual_ones_with_their_text(sheet02_questions: 
     assert by_id["3d"].text == ""  # no model answer for 3d's explanation
 
 
-@pytest.fixture(scope="module")
-def real_sheet_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return markdown_to_pdf(REAL_SHEET.read_text(encoding="utf-8"), tmp_path_factory.mktemp("real") / "answers.pdf")
+@pytest.fixture(scope="module", params=sheet02_hand_ins())
+def answer_sheet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> tuple[Sheet02HandIn, Path]:
+    """A sheet-02 answer sheet and its PDF: the invented one, and the course's real one when present."""
+    case: Sheet02HandIn = request.param
+    pdf = case.pdf or markdown_to_pdf(case.markdown.read_text(encoding="utf-8"),
+                                      tmp_path_factory.mktemp(case.label) / "answers.pdf")
+    return case, pdf
 
 
 @pytest.mark.parametrize("kind", ["md", "pdf"])
-def test_the_real_answer_sheet_with_questions_from_the_rubric(kind: str, real_sheet_pdf: Path,
-                                                              sheet02_questions: list[ProseQuestion]) -> None:
-    path = REAL_SHEET if kind == "md" else real_sheet_pdf
+def test_an_answer_sheet_with_questions_from_the_rubric(kind: str, answer_sheet: tuple[Sheet02HandIn, Path],
+                                                        sheet02_questions: list[ProseQuestion]) -> None:
+    case, pdf = answer_sheet
+    path = case.markdown if kind == "md" else pdf
     answers = hand_in_answers(path.parent, [path.name], sheet02_questions)
     assert set(answers) == {q.id for q in sheet02_questions}
     assert answers["1a"].found
-    assert " ".join(answers["1a"].text.split()).endswith("time steps of calculations act as natural source of discreteness")
+    assert " ".join(answers["1a"].text.split()).endswith(case.answer_1a)
     assert answers["1a"].source.startswith(path.name)
-    assert answers["1c"].found and answers["1c"].text.startswith("No, that is in general not possible")
+    assert answers["1c"].found and answers["1c"].text.startswith(case.answer_1c[0])
     for qid in ("2a", "3b"):  # only handwritten margin notes: for a human, never an empty answer
         assert not answers[qid].found and answers[qid].needs_human and answers[qid].margin_notes
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib
 from fpdf import FPDF
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+_FIXED_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _font_path(name: str) -> Path:
@@ -46,6 +49,7 @@ def markdown_to_pdf(markdown: str, target: Path) -> Path:
     lines = markdown.splitlines()
     running_header = _plain(lines[0])[0] if lines else ""
     pdf = new_pdf()
+    pdf.set_creation_date(_FIXED_DATE)  # the same markdown gives the same bytes (a committed fixture)
     pdf.add_page()
     first = True
     for raw in lines:
@@ -87,3 +91,9 @@ def image_only_page_pdf(target: Path, before: str, after: str | None = None) -> 
     pdf.output(str(target))
     os.remove(scan)
     return target
+
+
+if __name__ == "__main__":  # python -m tests.prose._pdfmaker FILE.md: writes FILE.pdf beside it
+    for name in sys.argv[1:]:
+        source = Path(name)
+        print(markdown_to_pdf(source.read_text(encoding="utf-8"), source.with_suffix(".pdf")))

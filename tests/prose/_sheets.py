@@ -1,6 +1,12 @@
-"""Question lists of the two course sheets, as a rubric would give them to extraction."""
+"""Question lists of the two course sheets, as a rubric would give them to extraction, and the sheet-02
+hand-ins the extraction tests read."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 from grader.prose.extract import ProseQuestion
 
@@ -36,3 +42,64 @@ SHEET11 = [
 
 def questions(rows: list[tuple[str, str, str, str]], *, with_text: bool = True) -> list[ProseQuestion]:
     return [ProseQuestion(id=i, task=t, part=p, text=text if with_text else "") for i, t, p, text in rows]
+
+
+# --- sheet 02 hand-ins the extraction tests run on ---------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+COURSE_SHEET02 = REPO.parent / "shared" / "course" / "rgann-sheet-02-student-answers.md"
+INVENTED_SHEET02 = REPO / "tests" / "fixtures" / "sheet02-handin" / "answers.md"
+
+
+@dataclass(frozen=True)
+class Sheet02HandIn:
+    """A half-filled sheet-02 answer sheet converted from PDF, and what extraction must find in it."""
+
+    label: str
+    markdown: Path
+    pdf: Path | None  # a committed PDF of the same sheet; None: made from the markdown by the tests
+    answered: frozenset[str]  # questions with a written answer
+    answer_1a: str
+    answer_1c: tuple[str, str]  # how 1c's answer starts and ends
+    notes_2a: tuple[str, ...]  # handwritten fragments on 2a's page (no written answer there)
+    notes_3b: tuple[str, ...]  # the same on 3b's page, a later one
+    note_4b: str  # a fragment after 4b's "Answer:", where only notes follow
+    sources: dict[str, str]  # where the markdown's questions 3a, 4a and 4b are found
+
+
+INVENTED = Sheet02HandIn(
+    label="invented",
+    markdown=INVENTED_SHEET02,
+    pdf=INVENTED_SHEET02.with_suffix(".pdf"),
+    answered=frozenset({"1a", "1c", "2b", "3a"}),
+    answer_1a="the cell state can keep a running sum, the gates decide when to add one",
+    answer_1c=("No. The backward direction reads the sequence from its end",
+               "so only the forward half could be computed."),
+    notes_2a=("Dropout ze", "L2 Strafe a", "Datenaugm", "Folie 3, S. 12"),
+    notes_3b=("Abstand zwis",),
+    note_4b="Diskrim",
+    sources={"3a": "line 68", "4a": "line 97", "4b": "line 122"},
+)
+
+COURSE = Sheet02HandIn(
+    label="course",
+    markdown=COURSE_SHEET02,
+    pdf=None,
+    answered=frozenset({"1a", "1c"}),
+    answer_1a="time steps of calculations act as natural source of discreteness",
+    answer_1c=("No, that is in general not possible", "which is impossible in this context."),
+    notes_2a=("Gewichte", "Early Sto Weight D", "Label Sm", "Output je"),  # weights, early stopping, smoothing
+    notes_3b=("Misst die Unähnlichkeit",),  # the KL-divergence note
+    note_4b="Discrimin",
+    sources={"3a": "line 74", "4a": "line 105", "4b": "line 140"},
+)
+
+COURSE_MISSING = (f"the course's real answer sheet {COURSE_SHEET02} is not here (a clone without ../shared/course): "
+                  "tested on the invented hand-in only")
+
+
+def sheet02_hand_ins() -> list:
+    """pytest params: the invented hand-in always, the course's real one when ../shared/course has it."""
+    return [pytest.param(INVENTED, id="invented"),
+            pytest.param(COURSE, id="course",
+                         marks=pytest.mark.skipif(not COURSE_SHEET02.is_file(), reason=COURSE_MISSING))]

@@ -1,4 +1,5 @@
-"""Shared fixtures for the prose tests: the real sheet-02 hand-in, its PDF, question lists."""
+"""Shared fixtures for the prose tests: sheet-02 hand-ins (invented, and the course's real one when present),
+their PDFs, question lists."""
 
 from __future__ import annotations
 
@@ -9,23 +10,25 @@ import pytest
 from grader.prose.extract import ProseQuestion
 
 from ._pdfmaker import markdown_to_pdf
-from ._sheets import SHEET02, SHEET11, questions
-
-REPO = Path(__file__).resolve().parents[2]
-SHEET02_ANSWERS = REPO.parent / "shared" / "course" / "rgann-sheet-02-student-answers.md"
+from ._sheets import SHEET02, SHEET11, Sheet02HandIn, questions, sheet02_hand_ins
 
 
-@pytest.fixture(scope="session")
-def sheet02_md() -> Path:
-    if not SHEET02_ANSWERS.is_file():
-        pytest.fail(f"{SHEET02_ANSWERS}: the course's real sheet-02 hand-in is missing (expected shared/ beside the repo)")
-    return SHEET02_ANSWERS
+@pytest.fixture(scope="session", params=sheet02_hand_ins())
+def sheet02_handin(request: pytest.FixtureRequest) -> Sheet02HandIn:
+    return request.param
 
 
 @pytest.fixture(scope="session")
-def sheet02_pdf(sheet02_md: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("sheet02") / "group-answers.pdf"
-    return markdown_to_pdf(sheet02_md.read_text(encoding="utf-8"), target)
+def sheet02_md(sheet02_handin: Sheet02HandIn) -> Path:
+    return sheet02_handin.markdown
+
+
+@pytest.fixture(scope="session")
+def sheet02_pdf(sheet02_handin: Sheet02HandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if sheet02_handin.pdf is not None:
+        return sheet02_handin.pdf
+    target = tmp_path_factory.mktemp(f"sheet02-{sheet02_handin.label}") / "group-answers.pdf"
+    return markdown_to_pdf(sheet02_handin.markdown.read_text(encoding="utf-8"), target)
 
 
 @pytest.fixture
