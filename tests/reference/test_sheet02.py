@@ -414,16 +414,38 @@ def test_kl_gaussian_diag_matches_normal_and_the_full_form(k, seed, kind, dtype)
 GRID = np.linspace(-20.0, 20.0, 8001)
 
 
-def _density(mean: float, std: float) -> np.ndarray:
+def _log_density(mean: float, std: float) -> torch.Tensor:
     mean_t, std_t = torch.tensor(mean, dtype=torch.float64), torch.tensor(std, dtype=torch.float64)
-    return Normal(mean_t, std_t).log_prob(torch.from_numpy(GRID)).exp().numpy()
+    return Normal(mean_t, std_t).log_prob(torch.from_numpy(GRID))
 
 
-def _jsd_by_categoricals(p: np.ndarray, g: np.ndarray) -> float:
-    """JSD of the two densities, as the JSD of their discretisations on the (uniform) grid."""
-    P_, G_ = Categorical(probs=torch.from_numpy(p)), Categorical(probs=torch.from_numpy(g))
-    M_ = Categorical(probs=torch.from_numpy((p + g) / 2))
-    return 0.5 * (kl_divergence(P_, M_) + kl_divergence(G_, M_)).item()
+def _density(mean: float, std: float) -> np.ndarray:
+    return _log_density(mean, std).exp().numpy()
+
+
+def _jsd_on_the_grid(data: tuple[float, float], generator: tuple[float, float]) -> float:
+    """JSD of two normal densities, as the JSD of their discretisations on the (uniform) grid.
+
+    Computed from log densities throughout: far in a tail a density underflows to 0 (or to a subnormal that
+    (p + g) / 2 rounds to 0), and a KL of categoricals then becomes inf or nan although every term is finite.
+    """
+    def log_weights(log_density: torch.Tensor) -> torch.Tensor:
+        return log_density - torch.logsumexp(log_density, dim=0)
+
+    log_p, log_g = log_weights(_log_density(*data)), log_weights(_log_density(*generator))
+    log_m = torch.logaddexp(log_p, log_g) - math.log(2)
+    kl_pm = (log_p.exp() * (log_p - log_m)).sum()
+    kl_gm = (log_g.exp() * (log_g - log_m)).sum()
+    return (0.5 * (kl_pm + kl_gm)).item()
+
+
+def test_the_tests_jsd_is_finite_where_a_density_underflows():
+    """m1=0, s1=0.5, m2=1, s2=0.5: both densities underflow at the grid's ends (the example that broke it)."""
+    assert (_density(0.0, 0.5) == 0).any() and (_density(1.0, 0.5) == 0).any()
+    jsd = _jsd_on_the_grid((0.0, 0.5), (1.0, 0.5))
+    assert 0 < jsd < math.log(2)
+    assert _jsd_on_the_grid((0.3, 1.2), (0.3, 1.2)) == pytest.approx(0.0, abs=1e-12)
+    assert _jsd_on_the_grid((-3.0, 0.5), (3.0, 0.5)) == pytest.approx(math.log(2), abs=1e-7)  # nearly disjoint
 
 
 @settings(max_examples=15, deadline=None)
@@ -432,7 +454,7 @@ def test_value_at_the_optimal_discriminator_is_minus_log_4_plus_twice_the_jsd(m1
     p_data, p_g = _density(m1, s1), _density(m2, s2)
     D_star = optimal_discriminator(p_data, p_g)
     value = gan_value(D_star, p_data, p_g, GRID)
-    assert value == pytest.approx(-math.log(4) + 2 * _jsd_by_categoricals(p_data, p_g), abs=1e-6)
+    assert value == pytest.approx(-math.log(4) + 2 * _jsd_on_the_grid((m1, s1), (m2, s2)), abs=1e-6)
 
 
 @settings(max_examples=15, deadline=None)
