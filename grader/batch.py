@@ -8,7 +8,9 @@ goes wrong for one hand-in (even a grader bug) becomes that hand-in's recorded e
 The heavy work runs in sandboxed worker processes, so a few grader threads are enough to keep them busy.
 
 Resume: a hand-in is skipped when its latest stored grading is done and used the same file content, rubric
-fingerprint and engine version. A run that is killed loses only the hand-ins that were still running.
+fingerprint and engine version. A run that is killed loses only the hand-ins that were still running. A skipped
+hand-in's time and lateness are still worked out again: a manifest or deadline that came after the grading
+updates them (and so the totals) without running any code.
 """
 
 from __future__ import annotations
@@ -24,21 +26,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import __version__
 from grader.checks.plan import CheckPlan
 from grader.execution.pool import WarmPool
 from grader.execution.runner import ExecutionSettings, RunReport
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
-from grader.gradebook import FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, StudentRecord
+from grader.gradebook import (FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, HandInTiming,
+                              StudentRecord)
 from grader.grading import SubmissionGrade, execution_settings, grade_file, judge, plan_checks
-from grader.intake.deadline import ManifestError, assess_lateness, read_manifest, submission_time
+from grader.intake.deadline import (Deadline, LatePolicy, ManifestError, assess_lateness, read_manifest,
+                                    submission_time)
 from grader.intake.extract import IntakeError, extract_submission
 from grader.intake.naming import Student, nfc, parse_submission_name
 from grader.intake.team import TeamMember, compare_team, names_match, parse_team_text, read_team_info
+from grader.progress import BatchProgress
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
 
@@ -62,7 +67,9 @@ class BatchOptions:
     jobs: int | None = None  # None: one per core
     force: bool = False  # regrade hand-ins whose content and rubric are unchanged
     db: Path | None = None  # None: OUT/gradebook.db
-    manifest: Path | None = None  # None: HAND_INS/manifest.csv when it exists
+    manifest: Path | None = None  # None: manifest.csv beside the hand-ins when it exists
+    times: Literal["manifest", "mtime"] = "manifest"  # without a manifest row: time unknown, or the file's date
+    deadline: Deadline | None = None  # overrides the rubric's deadline
     unsafe_no_sandbox: bool = False  # allow the process fallback when bubblewrap cannot run
     warm: bool = True  # fork workers from warm sandboxed zygotes (grader/execution/pool.py) under bubblewrap
     now: datetime | None = None  # the reports' "now" (model answers unlock after the deadline); None: the clock
@@ -75,10 +82,31 @@ class BatchSummary:
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # graded, but with an error (the hand-in's or the grader's)
+    retimed: list[str] = field(default_factory=list)  # skipped, but with a new hand-in time or lateness
+    unknown_times: list[str] = field(default_factory=list)  # hand-ins whose time is unknown (no manifest row)
     interrupted: bool = False
     outputs: list[Path] = field(default_factory=list)
     sandbox: str = ""
     protections_off: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TimingRule:
+    """How a hand-in's time and lateness are found: the manifest, the deadline and late policy, and whether a
+    file's date on disk stands in for a missing manifest row."""
+
+    manifest: dict[str, datetime] | None
+    deadline: Deadline
+    policy: LatePolicy
+    use_file_dates: bool = False
+
+    def of(self, path: Path) -> HandInTiming:
+        arrived = submission_time(path, self.manifest, use_file_dates=self.use_file_dates)
+        lateness = assess_lateness(arrived, self.deadline, self.policy)
+        flag = lateness.flag()
+        return HandInTiming(arrived.time, arrived.source, arrived.explanation, lateness.late, lateness.minutes_late,
+                            lateness.days_late, lateness.factor, lateness.message, self.deadline.model_dump_json(),
+                            (FlagRecord(flag.code, flag.message),) if flag is not None else ())
 
 
 @dataclass(frozen=True)
@@ -90,7 +118,7 @@ class _Context:
     settings: ExecutionSettings
     sandbox: Sandbox
     protections_off: list[str]
-    manifest: dict[str, datetime] | None
+    timing: TimingRule
     out: Path
     rubric_sha256: str
 
@@ -114,11 +142,12 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
 def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | None) -> BatchSummary:
     loaded = _load_rubric(options)
     sheet = loaded.rubric.sheet
-    hand_ins = find_hand_ins(options.hand_ins)
-    if Path(options.out).resolve() == Path(options.hand_ins).resolve():
+    if Path(options.out).resolve() == hand_in_folder(options.hand_ins).resolve():
         raise BatchError(f"{options.out}: the outputs need a folder of their own, not the folder of hand-ins")
+    hand_ins = find_hand_ins(options.hand_ins)
     _refuse_shared_folders(hand_ins)
-    manifest = _read_manifest(options, loaded)
+    timing = TimingRule(_read_manifest(options, loaded), options.deadline or loaded.rubric.deadline,
+                        loaded.rubric.late_policy, use_file_dates=options.times == "mtime")
     sandbox = _find_sandbox(options.unsafe_no_sandbox)
     protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
     jobs = max(1, options.jobs or os.cpu_count() or 1)
@@ -134,11 +163,14 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
     with book:
         summary = BatchSummary(run_id=0, db_path=db_path, sandbox=sandbox.name, protections_off=protections_off)
         todo: list[tuple[Path, str]] = []
+        stored_timings = book.timings(sheet)
         for path in hand_ins:
             digest = file_sha256(path)
             if not options.force and book.is_current(sheet, hand_in_name(path), content_sha256=digest,
                                                      rubric_sha256=rubric_sha, engine_version=ENGINE_VERSION):
                 summary.skipped.append(hand_in_name(path))
+                if _retime(book, stored_timings[hand_in_name(path)], timing.of(path)):
+                    summary.retimed.append(hand_in_name(path))
             else:
                 todo.append((path, digest))
         summary.run_id = book.start_run(sheet=sheet, input_dir=str(Path(options.hand_ins).resolve()),
@@ -151,7 +183,7 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
                 context = _Context(loaded=loaded, plans=plan_checks(loaded),
                                    settings=execution_settings(loaded.rubric.execution),
                                    sandbox=pool if pool is not None and sandbox is pool.base else sandbox,
-                                   protections_off=protections_off, manifest=manifest, out=out,
+                                   protections_off=protections_off, timing=timing, out=out,
                                    rubric_sha256=rubric_sha)
                 _grade_all(todo, context, jobs, book, summary, console)
         except KeyboardInterrupt:  # while planning; _grade_all handles its own
@@ -163,19 +195,47 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
                 status = "interrupted"
             book.finish_run(summary.run_id, status=status, graded=len(summary.graded), skipped=len(summary.skipped),
                             failed=len(summary.failed))
-        summary.outputs = write_outputs(book.results(sheet), loaded, out,
-                                        now=options.now or datetime.now(UTC))
+        results = book.results(sheet)
+        summary.unknown_times = [r.record.file_name for r in results if r.record.time_source == "unknown"]
+        summary.outputs = write_outputs(results, loaded, out, now=options.now or datetime.now(UTC))
     return summary
 
 
-def find_hand_ins(folder: Path) -> list[Path]:
-    """Every hand-in directly in `folder`: all regular files except hidden ones and CSV files (manifests)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BatchError(f"{folder}: no such folder of hand-ins")
-    found = [p for p in folder.iterdir()
+def _retime(book: Gradebook, stored: tuple[int, HandInTiming], new: HandInTiming) -> bool:
+    """Store `new` for an unchanged hand-in whose time or lateness changed (a manifest or deadline that came
+    later); True when it did."""
+    grading_id, old = stored
+    if old.stored() == new.stored():
+        return False
+    before = "unknown" if old.submitted_at is None else f"{old.lateness_message} (from {old.time_source})"
+    book.update_timing(grading_id, new, note=f"hand-in time and lateness updated on {datetime.now(UTC):%Y-%m-%d %H:%M}"
+                                            f" UTC without grading again; before: {before}")
+    return True
+
+
+def find_hand_ins(path: Path) -> list[Path]:
+    """The hand-ins to grade: one file, or every hand-in directly in a folder (all regular files except hidden
+    ones and CSV files, i.e. manifests). Raises BatchError when there is none."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() == ".csv":
+            raise BatchError(f"{path}: a CSV file is a manifest, not a hand-in; give the hand-in or its folder "
+                             "(and the manifest with --manifest)")
+        return [path]
+    if not path.is_dir():
+        raise BatchError(f"{path}: no such hand-in or folder of hand-ins")
+    found = [p for p in path.iterdir()
              if p.is_file() and not p.is_symlink() and not p.name.startswith(".") and p.suffix.lower() != ".csv"]
+    if not found:
+        raise BatchError(f"{path}: no hand-ins in this folder (looked for zips, notebooks and scripts directly in "
+                         "it; hidden files and CSV manifests do not count)")
     return sorted(found, key=lambda p: p.name)
+
+
+def hand_in_folder(path: Path) -> Path:
+    """The folder of the hand-ins: `path` itself, or the folder of a single hand-in file."""
+    path = Path(path)
+    return path.parent if path.is_file() else path
 
 
 def hand_in_name(path: Path) -> str:
@@ -249,25 +309,23 @@ def _grade_all(todo: list[tuple[Path, str]], context: _Context, jobs: int, book:
                 path, digest = pending.get_nowait()
             except queue.Empty:
                 return
+            progress.started(hand_in_name(path))
             done.put(grade_hand_in(path, digest, context))
 
-    # Daemon threads: after Ctrl-C the process may exit without waiting for hand-ins still in the sandbox.
-    for number in range(min(jobs, len(todo))):
-        threading.Thread(target=work, name=f"grade-{number}", daemon=True).start()
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("[red]failed: {task.fields[failed]}"), TimeElapsedColumn(),
-                        console=console, disable=console is None, transient=False)
+    progress = BatchProgress(console, f"grading {context.loaded.rubric.sheet}", total=len(todo))
     with progress:
-        task = progress.add_task(f"grading {context.loaded.rubric.sheet}", total=len(todo), failed=0)
+        # Daemon threads: after Ctrl-C the process may exit without waiting for hand-ins still in the sandbox.
+        for number in range(min(jobs, len(todo))):
+            threading.Thread(target=work, name=f"grade-{number}", daemon=True).start()
         try:
             for _ in range(len(todo)):
                 record = _next(done)
                 book.record(summary.run_id, record)
                 summary.graded.append(record.file_name)
-                if record.error or record.status == "error":
+                failed = bool(record.error or record.status == "error")
+                if failed:
                     summary.failed.append(record.file_name)
-                progress.update(task, advance=1, failed=len(summary.failed))
+                progress.finished(record.file_name, failed=failed)
         except KeyboardInterrupt:
             stop.set()
             summary.interrupted = True
@@ -322,13 +380,7 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
     parsed = parse_submission_name(path.name, rubric.naming)
     flags.extend(FlagRecord(f.code, f.message) for f in parsed.problems)
 
-    arrived = submission_time(path, context.manifest)
-    lateness = assess_lateness(arrived, rubric.deadline, rubric.late_policy)
-    record.submitted_at, record.time_source, record.time_explanation = arrived.time, arrived.source, arrived.explanation
-    record.late, record.minutes_late, record.days_late = lateness.late, lateness.minutes_late, lateness.days_late
-    record.late_factor, record.lateness_message = lateness.factor, lateness.message
-    if (late := lateness.flag()) is not None:
-        flags.append(FlagRecord(late.code, late.message))
+    record.set_timing(context.timing.of(path))
 
     files_dir = context.out / record.folder / "files"
     if files_dir.exists():
@@ -488,11 +540,11 @@ def _load_rubric(options: BatchOptions) -> LoadedRubric:
 
 
 def _read_manifest(options: BatchOptions, loaded: LoadedRubric) -> dict[str, datetime] | None:
-    path = options.manifest or Path(options.hand_ins) / MANIFEST_NAME
+    path = options.manifest or hand_in_folder(options.hand_ins) / MANIFEST_NAME
     if options.manifest is None and not path.exists():
         return None
     try:
-        return read_manifest(path, loaded.rubric.deadline.time_zone)
+        return read_manifest(path, (options.deadline or loaded.rubric.deadline).time_zone)
     except (ManifestError, FileNotFoundError) as exc:
         raise BatchError(str(exc)) from None
 

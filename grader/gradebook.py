@@ -18,9 +18,9 @@ from pathlib import Path
 
 from grader.checks.plan import CheckResult
 from grader.grading import QuestionScore
-from grader.textsafe import storable
+from grader.textsafe import clean, storable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -82,7 +82,8 @@ CREATE TABLE IF NOT EXISTS gradings (
     notes             TEXT NOT NULL,
     failed_cells      TEXT NOT NULL,
     ignored_entries   TEXT NOT NULL,
-    written_answers   TEXT NOT NULL
+    written_answers   TEXT NOT NULL,
+    deadline          TEXT
 );
 CREATE INDEX IF NOT EXISTS gradings_by_submission ON gradings (submission_id, id);
 CREATE TABLE IF NOT EXISTS students (
@@ -129,10 +130,19 @@ CREATE TABLE IF NOT EXISTS manual_scores (
     comment        TEXT NOT NULL DEFAULT '',
     tutor          TEXT NOT NULL,
     entered_at     TEXT NOT NULL,
-    content_sha256 TEXT
+    content_sha256 TEXT,
+    based_on       INTEGER
 );
 CREATE INDEX IF NOT EXISTS manual_by_submission ON manual_scores (sheet, file_name, question_id, check_id, id);
 """
+
+# Each step takes a gradebook from the version before it to its own; all run in one transaction.
+_MIGRATIONS = {
+    2: """
+ALTER TABLE gradings ADD COLUMN deadline TEXT;
+ALTER TABLE manual_scores ADD COLUMN based_on INTEGER;
+""",
+}
 
 
 class GradebookError(RuntimeError):
@@ -198,10 +208,61 @@ class GradingRecord:
     written_answers: list[str] = field(default_factory=list)
     students: list[StudentRecord] = field(default_factory=list)
     questions: list[QuestionScore] = field(default_factory=list)
+    deadline: str | None = None  # the deadline lateness was measured against (Deadline as JSON); None: the rubric's
 
     @property
     def seconds(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def timing(self) -> HandInTiming:
+        return HandInTiming(self.submitted_at, self.time_source, self.time_explanation, self.late, self.minutes_late,
+                            self.days_late, self.late_factor, self.lateness_message, self.deadline,
+                            tuple(f for f in self.flags if f.code in TIMING_FLAGS))
+
+    def set_timing(self, timing: HandInTiming) -> None:
+        """Take over `timing`: its fields, and its flags in place of the record's late / time_unknown flags."""
+        self.submitted_at, self.time_source, self.time_explanation = (timing.submitted_at, timing.time_source,
+                                                                      timing.time_explanation)
+        self.late, self.minutes_late, self.days_late = timing.late, timing.minutes_late, timing.days_late
+        self.late_factor, self.lateness_message, self.deadline = timing.late_factor, timing.lateness_message, \
+            timing.deadline
+        self.flags[:] = _with_timing_flags(self.flags, timing.flags)  # in place: callers hold the list
+
+
+# Flags that say when a hand-in arrived: a new manifest or deadline replaces them without a regrade.
+TIMING_FLAGS = frozenset({"late", "time_unknown"})
+
+
+@dataclass(frozen=True)
+class HandInTiming:
+    """When a hand-in arrived and what the late policy made of it: the part of a grading that a new manifest or
+    deadline changes without running any code (see Gradebook.update_timing)."""
+
+    submitted_at: datetime | None
+    time_source: str | None  # manifest, zip mtime, file mtime, unknown
+    time_explanation: str
+    late: bool
+    minutes_late: float
+    days_late: int
+    late_factor: float
+    lateness_message: str
+    deadline: str | None
+    flags: tuple[FlagRecord, ...] = ()  # late / time_unknown only
+
+    def stored(self) -> tuple:
+        """The values as the gradebook keeps them: two timings are the same when these are."""
+        return clean((_iso(self.submitted_at) if self.submitted_at else None, self.time_source,
+                      self.time_explanation, int(self.late), self.minutes_late, self.days_late, self.late_factor,
+                      self.lateness_message, self.deadline, tuple((f.code, f.message) for f in self.flags)))
+
+
+def _with_timing_flags(flags: Sequence[FlagRecord], timing_flags: Sequence[FlagRecord]) -> list[FlagRecord]:
+    """`flags` with its timing flags replaced by `timing_flags`, where the old ones stood (else at the end)."""
+    kept = [f for f in flags if f.code not in TIMING_FLAGS]
+    at = next((i for i, f in enumerate(flags) if f.code in TIMING_FLAGS), len(flags))
+    at = len([f for f in flags[:at] if f.code not in TIMING_FLAGS])
+    return kept[:at] + list(timing_flags) + kept[at:]
 
 
 @dataclass(frozen=True)
@@ -213,6 +274,13 @@ class ManualScore:
     tutor: str
     entered_at: datetime
     content_sha256: str | None  # the hand-in's content when the score was given
+    id: int | None = None  # its row in manual_scores: the later row of a check counts
+    based_on: int | None = None  # the score the tutor saw when exporting (None: none, or not known)
+    file_name: str = ""
+
+
+# NewManualScore.based_on when the export did not say which score it showed (a file from before schema 2).
+UNKNOWN_BASE = -1
 
 
 @dataclass(frozen=True)
@@ -224,6 +292,16 @@ class NewManualScore:
     check_id: str
     points: float
     comment: str = ""
+    based_on: int | None = None  # the stored score's id the tutor saw (None: no score yet; UNKNOWN_BASE)
+
+
+@dataclass(frozen=True)
+class ManualConflict:
+    """A score not stored: another tutor scored the check after the export the new score was entered in."""
+
+    score: NewManualScore
+    current: ManualScore  # the other tutor's score, which stays
+    tutor: str  # who tried to store `score`
 
 
 @dataclass
@@ -283,9 +361,11 @@ class Gradebook:
             if found is None:
                 with db:
                     db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(found["value"]) != SCHEMA_VERSION:
-                raise GradebookError(f"{path}: gradebook schema version {found['value']}, this grader reads "
-                                     f"version {SCHEMA_VERSION}")
+            elif int(found["value"]) < SCHEMA_VERSION:
+                _migrate(db, int(found["value"]))
+            elif int(found["value"]) > SCHEMA_VERSION:
+                raise GradebookError(f"{path}: gradebook schema version {found['value']} is newer than this grader "
+                                     f"reads (version {SCHEMA_VERSION}); update the grader")
         except sqlite3.DatabaseError as exc:
             raise GradebookError(f"{path}: not a usable gradebook ({exc})") from None
         return cls(db, path)
@@ -350,8 +430,8 @@ class Gradebook:
                 " started_at, finished_at, seconds, main_file, main_file_reason, submitted_at, time_source,"
                 " time_explanation, late, minutes_late, days_late, late_factor, lateness_message, auto_points,"
                 " pending_manual, max_points, error, sandbox, protections_off, flags, notes, failed_cells,"
-                " ignored_entries, written_answers)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " ignored_entries, written_answers, deadline)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 storable((submission_id, run_id, r.content_sha256, r.rubric_sha256, r.engine_version, r.status,
                  _iso(r.started_at), _iso(r.finished_at), r.seconds, r.main_file, r.main_file_reason,
                  _iso(r.submitted_at) if r.submitted_at else None, r.time_source, r.time_explanation, int(r.late),
@@ -359,7 +439,7 @@ class Gradebook:
                  r.max_points, r.error, r.sandbox, _json(r.protections_off),
                  _json([[f.code, f.message] for f in r.flags]), _json(r.notes),
                  _json([[c.label, c.status, c.error] for c in r.failed_cells]), _json(r.ignored_entries),
-                 _json(r.written_answers))))
+                 _json(r.written_answers), r.deadline)))
             grading_id = int(cursor.lastrowid)
             db.executemany(
                 "INSERT INTO students (grading_id, position, student_id, name, email, source) VALUES (?, ?, ?, ?, ?, ?)",
@@ -376,6 +456,36 @@ class Gradebook:
                            c.status, c.message, _json(c.hints), c.description))
                  for i, c in enumerate(c for q in r.questions for c in q.checks)])
         return grading_id
+
+    def timings(self, sheet: str) -> dict[str, tuple[int, HandInTiming]]:
+        """File name -> (grading id, timing) of the latest grading of every hand-in of the sheet."""
+        rows = self._db.execute(
+            "SELECT g.id, g.submitted_at, g.time_source, g.time_explanation, g.late, g.minutes_late, g.days_late,"
+            " g.late_factor, g.lateness_message, g.deadline, g.flags, s.file_name FROM gradings g"
+            " JOIN submissions s ON s.id = g.submission_id"
+            " WHERE s.sheet = ? AND g.id = (SELECT MAX(id) FROM gradings WHERE submission_id = s.id)", (sheet,))
+        return {row["file_name"]: (row["id"], HandInTiming(
+            datetime.fromisoformat(row["submitted_at"]) if row["submitted_at"] else None, row["time_source"],
+            row["time_explanation"], bool(row["late"]), row["minutes_late"], row["days_late"], row["late_factor"],
+            row["lateness_message"], row["deadline"],
+            tuple(FlagRecord(code, message) for code, message in json.loads(row["flags"]) if code in TIMING_FLAGS)))
+            for row in rows}
+
+    def update_timing(self, grading_id: int, timing: HandInTiming, *, note: str) -> None:
+        """Give a stored grading a new hand-in time and lateness (a manifest or deadline that came later), without
+        grading again: the check results stay, the totals follow the new late factor. `note` is kept in the
+        grading's notes, so the change stays visible."""
+        with self._transaction() as db:
+            row = db.execute("SELECT flags, notes FROM gradings WHERE id = ?", (grading_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"{self.path}: no grading {grading_id}")
+            flags = _with_timing_flags([FlagRecord(c, m) for c, m in json.loads(row["flags"])], timing.flags)
+            db.execute(
+                "UPDATE gradings SET submitted_at = ?, time_source = ?, time_explanation = ?, late = ?,"
+                " minutes_late = ?, days_late = ?, late_factor = ?, lateness_message = ?, deadline = ?, flags = ?,"
+                " notes = ? WHERE id = ?",
+                storable((*timing.stored()[:9], _json([[f.code, f.message] for f in flags]),
+                          _json([*json.loads(row["notes"]), note]), grading_id)))
 
     def grading_count(self, sheet: str, file_name: str | None = None) -> int:
         """How many gradings were stored (for one hand-in, or for the whole sheet)."""
@@ -428,7 +538,7 @@ class Gradebook:
             notes=json.loads(row["notes"]),
             failed_cells=[FailedCell(*cell) for cell in json.loads(row["failed_cells"])],
             ignored_entries=json.loads(row["ignored_entries"]), written_answers=json.loads(row["written_answers"]),
-            students=students, questions=questions)
+            students=students, questions=questions, deadline=row["deadline"])
 
     # --- manual scores ----------------------------------------------------------------------------
 
@@ -453,13 +563,17 @@ class Gradebook:
                        (sheet, file_name, question_id, check_id, points, comment, tutor, _now(),
                         record.content_sha256))
 
-    def add_manual_scores(self, sheet: str, scores: Sequence[NewManualScore], *, tutor: str) -> None:
+    def add_manual_scores(self, sheet: str, scores: Sequence[NewManualScore], *, tutor: str,
+                          refuse_conflicts: bool = False) -> list[ManualConflict]:
         """Score several tutor checks in one transaction: all are stored, or (on any error) none.
 
-        Every score is checked as in add_manual_score before anything is written.
+        Every score is checked as in add_manual_score before anything is written. With `refuse_conflicts`, a
+        score whose check another tutor scored since the score it is based on (NewManualScore.based_on) is not
+        stored but returned as a conflict; the others are stored. The check and the writes share one
+        transaction that holds the gradebook's write lock, so two tutors importing at once cannot both win.
         """
         latest = {r.record.file_name: r.record for r in self.results(sheet)}
-        rows = []
+        checked = []
         for s in scores:
             record = latest.get(s.file_name)
             if record is None:
@@ -474,21 +588,69 @@ class Gradebook:
             if not 0 <= s.points <= check.max_points:
                 raise ValueError(f"{s.question_id}/{s.check_id}: {s.points:g} points is outside "
                                  f"0..{check.max_points:g}")
-            rows.append((sheet, s.file_name, s.question_id, s.check_id, s.points, s.comment, tutor, _now(),
-                         record.content_sha256))
-        with self._transaction() as db:
+            checked.append((s, record.content_sha256))
+        conflicts: list[ManualConflict] = []
+        with self._write_transaction() as db:
+            current = self._manual_scores(sheet) if refuse_conflicts else {}
+            rows = []
+            for s, content_sha256 in checked:
+                now = current.get(s.file_name, {}).get((s.question_id, s.check_id))
+                if now is not None and now.id != s.based_on and now.tutor != tutor:
+                    conflicts.append(ManualConflict(s, now, tutor))
+                    continue
+                rows.append((sheet, s.file_name, s.question_id, s.check_id, s.points, s.comment, tutor, _now(),
+                             content_sha256, s.based_on if s.based_on != UNKNOWN_BASE else None))
             db.executemany("INSERT INTO manual_scores (sheet, file_name, question_id, check_id, points, comment,"
-                           " tutor, entered_at, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                           " tutor, entered_at, content_sha256, based_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [storable(row) for row in rows])
+        return conflicts
+
+    def manual_history(self, sheet: str, file_name: str | None = None) -> list[ManualScore]:
+        """Every manual score ever entered for the sheet (or one hand-in), oldest first: the history."""
+        query, params = "SELECT * FROM manual_scores WHERE sheet = ?", (sheet,)
+        if file_name is not None:
+            query, params = query + " AND file_name = ?", (sheet, file_name)
+        return [_manual_score(row) for row in self._db.execute(query + " ORDER BY id", params)]
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
+        """A transaction that takes the write lock at once (BEGIN IMMEDIATE): what it reads stays true until it
+        commits."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield self._db
 
     def _manual_scores(self, sheet: str) -> dict[str, dict[tuple[str, str], ManualScore]]:
         found: dict[str, dict[tuple[str, str], ManualScore]] = {}
         # Ascending id: the latest score for a check overwrites earlier ones.
         for row in self._db.execute("SELECT * FROM manual_scores WHERE sheet = ? ORDER BY id", (sheet,)):
-            found.setdefault(row["file_name"], {})[(row["question_id"], row["check_id"])] = ManualScore(
-                question_id=row["question_id"], check_id=row["check_id"], points=row["points"],
-                comment=row["comment"], tutor=row["tutor"], entered_at=datetime.fromisoformat(row["entered_at"]),
-                content_sha256=row["content_sha256"])
+            found.setdefault(row["file_name"], {})[(row["question_id"], row["check_id"])] = _manual_score(row)
         return found
+
+
+def _manual_score(row: sqlite3.Row) -> ManualScore:
+    return ManualScore(question_id=row["question_id"], check_id=row["check_id"], points=row["points"],
+                       comment=row["comment"], tutor=row["tutor"], entered_at=datetime.fromisoformat(row["entered_at"]),
+                       content_sha256=row["content_sha256"], id=row["id"], based_on=row["based_on"],
+                       file_name=row["file_name"])
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Bring a gradebook of an older schema to SCHEMA_VERSION in one transaction: all steps, or none."""
+    db.isolation_level = None  # the steps hold DDL: run them in one explicit transaction
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in filter(str.strip, _MIGRATIONS[step].split(";")):
+                    db.execute(statement)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        db.isolation_level = ""
 
 
 def _now() -> str:

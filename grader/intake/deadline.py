@@ -2,8 +2,11 @@
 
 The deadline is a wall-clock time in a named time zone (sheet 11: 29.01.2025 23:59
 Europe/Berlin), so daylight saving time is handled by zoneinfo. The hand-in time comes from
-the CMS manifest when there is one, else from the file's modification time; the feedback says
-which, because the dates *inside* a zip only say when the students saved their files.
+the CMS manifest. Without a row there it is unknown: no late penalty, and a `time_unknown` flag
+says so, because a file's date on disk says when it was downloaded or copied, not when the CMS
+received it. Only when the tutor asks for it (`use_file_dates`, `grader grade --times mtime`)
+is the file's modification time taken instead; the feedback says which. The dates *inside* a
+zip are never used: they only say when the students saved their files.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from grader.intake.flags import Flag
 
-TimeSource = Literal["manifest", "zip mtime", "file mtime"]
+TimeSource = Literal["manifest", "zip mtime", "file mtime", "unknown"]
 
 _FILE_COLUMNS = {"file", "filename", "filenames", "name", "submission", "submissionfile", "upload", "datei", "dateiname"}
 _TIME_COLUMNS = {
@@ -118,9 +121,13 @@ class Deadline(BaseModel):
 class SubmissionTime:
     """When a hand-in arrived, where that came from, and a sentence saying so for feedback."""
 
-    time: datetime  # aware
+    time: datetime | None  # aware; None when the time is unknown (source "unknown")
     source: TimeSource
     explanation: str
+
+    @property
+    def known(self) -> bool:
+        return self.time is not None
 
 
 @dataclass(frozen=True)
@@ -132,8 +139,11 @@ class Lateness:
     days_late: int  # started days after the deadline, 0 when not late
     factor: float
     message: str
+    unknown: bool = False  # the hand-in time is unknown: not assessed, no penalty
 
     def flag(self) -> Flag | None:
+        if self.unknown:
+            return Flag("time_unknown", self.message)
         return Flag("late", self.message) if self.late else None
 
 
@@ -207,8 +217,40 @@ def parse_timestamp(text: str, zone: ZoneInfo, where: str = "timestamp") -> date
     return parsed.replace(tzinfo=zone, fold=0)
 
 
-def submission_time(path: Path, manifest: Mapping[str, datetime] | None = None) -> SubmissionTime:
-    """When the hand-in at `path` arrived: the manifest's time, else the file's modification time."""
+def parse_deadline(text: str, default_zone: str = "Europe/Berlin") -> Deadline:
+    """A deadline as a tutor types it: `2025-02-05 23:59`, `2025-02-05T23:59:30` or `05.02.2025 23:59`, in
+    `default_zone` unless an IANA zone name follows (`2025-02-05 23:59 Europe/Berlin`). Raises ValueError with
+    a sentence naming the problem."""
+    value = " ".join(text.split())
+    zone = default_zone
+    head, _, last = value.rpartition(" ")
+    if head and ("/" in last or last == "UTC"):
+        value, zone = head, last
+    local: datetime | None = None
+    for attempt in (lambda v: datetime.fromisoformat(v.replace(" ", "T", 1)),
+                    *(lambda v, p=pattern: datetime.strptime(v, p) for pattern in _GERMAN_FORMATS)):
+        try:
+            local = attempt(value)
+            break
+        except ValueError:
+            continue
+    if local is None or not re.search(r"\d[:]\d", value):
+        raise ValueError(f"cannot read the deadline {text!r}: give a date and a time, e.g. '2025-02-05 23:59' or "
+                         f"'05.02.2025 23:59' (in {default_zone} unless a zone name follows)")
+    if local.tzinfo is not None:
+        raise ValueError(f"give the deadline {text!r} as local time without an offset, with a zone name after it if "
+                         "needed: '2025-02-05 23:59 Europe/Berlin'")
+    try:
+        return Deadline(local=local, time_zone=zone)
+    except ValueError as exc:  # pydantic's ValidationError: a zone it does not know, a time the clocks skip
+        problem = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+        raise ValueError(f"deadline {text!r}: {problem.removeprefix('Value error, ')}") from None
+
+
+def submission_time(path: Path, manifest: Mapping[str, datetime] | None = None, *,
+                    use_file_dates: bool = False) -> SubmissionTime:
+    """When the hand-in at `path` arrived: the manifest's time; without one, unknown, or the file's modification
+    time when `use_file_dates` (the tutor's explicit choice: `grader grade --times mtime`)."""
     path = Path(path)
     name = unicodedata.normalize("NFC", path.name)
     if manifest:
@@ -218,23 +260,33 @@ def submission_time(path: Path, manifest: Mapping[str, datetime] | None = None) 
             when = folded[0] if len(folded) == 1 else None
         if when is not None:
             return SubmissionTime(when, "manifest", "The hand-in time is taken from the CMS manifest.")
+    missing = f"the CMS manifest has no row for '{name}'" if manifest else "there is no CMS manifest"
+    if not use_file_dates:
+        return SubmissionTime(
+            None, "unknown",
+            f"The hand-in time is unknown: {missing}. The file's date on disk is not used, because it shows when the "
+            "file was downloaded or copied, not when the CMS received it.")
     when = datetime.fromtimestamp(os.stat(path).st_mtime, tz=UTC)
-    missing = f" (the CMS manifest has no row for '{name}')" if manifest else " (there is no CMS manifest)"
     if path.suffix.lower() == ".zip":
         return SubmissionTime(
             when,
             "zip mtime",
-            "The hand-in time is the zip file's modification time on disk"
-            + missing
-            + "; the dates of the files inside the zip are not used, because they show when the files were "
-            "saved, not when the CMS received the zip.",
+            f"The hand-in time is the zip file's modification time on disk ({missing}); the dates of the files "
+            "inside the zip are not used, because they show when the files were saved, not when the CMS received "
+            "the zip.",
         )
-    return SubmissionTime(when, "file mtime", "The hand-in time is the file's modification time on disk" + missing + ".")
+    return SubmissionTime(when, "file mtime", f"The hand-in time is the file's modification time on disk ({missing}).")
 
 
 def assess_lateness(submitted: datetime | SubmissionTime, deadline: Deadline, policy: LatePolicy) -> Lateness:
-    """Apply `policy` to a hand-in time; the message states times in the deadline's zone."""
+    """Apply `policy` to a hand-in time; the message states times in the deadline's zone.
+
+    An unknown time (SubmissionTime with source "unknown") is not assessed: no penalty, `unknown` set.
+    """
     when = submitted.time if isinstance(submitted, SubmissionTime) else submitted
+    if when is None:
+        return Lateness(False, 0.0, 0, 1.0, f"hand-in time unknown, so it was not checked against the deadline "
+                                            f"{deadline.describe()}: no late penalty", unknown=True)
     if when.tzinfo is None:
         raise ValueError("the hand-in time has no time zone; read it with read_manifest or submission_time")
     due = deadline.instant()

@@ -15,6 +15,7 @@ FlagCode = Literal[
     "team_mismatch",
     "duplicate_student",
     "late",
+    "time_unknown",
     "unsafe_zip",
     "zip_bomb",
     "corrupt_zip",

@@ -1,7 +1,7 @@
 """feedback.md / feedback.html for one team: points per question, what each check found, the model answers.
 
 Public checks show their message and hints; hidden checks say only whether they passed, so a resubmission
-cannot be tuned to them. Model answers appear once the rubric's deadline has passed.
+cannot be tuned to them. Model answers appear once the deadline (the rubric's, or --deadline's) has passed.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from datetime import datetime
 
 from grader.checks.plan import CheckResult
 from grader.gradebook import StoredResult
+from grader.intake.deadline import Deadline
 from grader.model_answers import SheetAnswers
 from grader.reports.document import Document
 from grader.rubric.models import ManualCheck, Rubric
@@ -46,9 +47,10 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
         doc.paragraph(f"Note: this hand-in was run without bubblewrap ({record.sandbox} sandbox); protections "
                       f"off: {', '.join(record.protections_off)}.")
 
-    show_answers = answers is not None and now >= rubric.deadline.instant()
+    deadline = Deadline.model_validate_json(record.deadline) if record.deadline else rubric.deadline
+    show_answers = answers is not None and now >= deadline.instant()
     if answers is not None and not show_answers:
-        doc.paragraph(f"Model answers are shown here after the deadline, {rubric.deadline.describe()}.")
+        doc.paragraph(f"Model answers are shown here after the deadline, {deadline.describe()}.")
     manual_checks = {(q.id, c.id): c for q in rubric.questions for c in q.checks if isinstance(c, ManualCheck)}
     for question in record.questions:
         bonus = " (bonus)" if question.bonus else ""

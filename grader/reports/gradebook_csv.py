@@ -29,7 +29,7 @@ def gradebook_rows(results: list[StoredResult], rubric: Rubric) -> list[dict[str
         shared.update({
             "team": record.folder, "hand_in": record.file_name,
             "auto_points": _number(record.auto_points), "manual_points": _number(result.manual_points),
-            "manual_pending": _number(result.manual_pending), "late": "yes" if record.late else "no",
+            "manual_pending": _number(result.manual_pending), "late": _late(record.late, record.time_source),
             "late_factor": _number(record.late_factor), "total": _number(result.total),
             "max_points": _number(record.max_points), "status": record.status, "flags": " ".join(codes),
             "flag_details": " | ".join(f"{f.code}: {f.message}" for f in record.flags), "error": record.error or "",
@@ -54,6 +54,11 @@ def write_gradebook_csv(results: list[StoredResult], rubric: Rubric, path: Path)
         writer.writerows(gradebook_rows(results, rubric))
     temporary.replace(path)
     return path
+
+
+def _late(late: bool, time_source: str | None) -> str:
+    """yes / no, or unknown when there was no hand-in time to judge by."""
+    return "yes" if late else ("unknown" if time_source == "unknown" else "no")
 
 
 def _inert(text: str) -> str:

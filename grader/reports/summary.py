@@ -55,6 +55,12 @@ def write_summary(results: list[StoredResult], rubric: Rubric, path: Path, *, no
     if unsandboxed:
         body.append(f"<p class=\"bad\">Some hand-ins were run without bubblewrap ({html.escape(', '.join(unsandboxed))}"
                     " sandbox): their results say so.</p>")
+    unknown = [r for r in results if r.record.time_source == "unknown"]
+    if unknown:
+        body.append(f"<p class=\"bad\">The hand-in time of {len(unknown)} of {len(results)} hand-ins is unknown "
+                    "(no row in a CMS manifest): no late penalty was applied to them. Grade again with the manifest "
+                    "(<code>--manifest</code>; no code is run again), or with <code>--times mtime</code> to take "
+                    "the files' modification dates.</p>")
     for note in notes or []:
         body.append(f"<p class=\"bad\">{html.escape(note)}</p>")
     body.append("<h2>Needs a human</h2>")
@@ -82,7 +88,7 @@ def _table(results: list[StoredResult]) -> str:
         link = f"{quote(record.folder)}/feedback.html"
         students = ", ".join(s.name or s.student_id or "?" for s in record.students)
         flags = "<br>".join(f"<b>{html.escape(f.code)}</b>: {html.escape(f.message)}" for f in record.flags)
-        late = f"×{record.late_factor:g}" if record.late else ""
+        late = f"×{record.late_factor:g}" if record.late else ("unknown" if record.time_source == "unknown" else "")
         css = ' class="flagged"' if needs_attention(result) else ""
         rows.append(f"<tr{css}><td><a href=\"{html.escape(link)}\">{html.escape(record.file_name)}</a></td>"
                     f"<td>{html.escape(students)}</td><td>{result.total:g}</td><td>{record.auto_points:g}</td>"

@@ -14,6 +14,7 @@ from grader.intake.deadline import (
     ManifestError,
     SubmissionTime,
     assess_lateness,
+    parse_deadline,
     read_manifest,
     submission_time,
 )
@@ -242,23 +243,68 @@ def test_submission_time_prefers_the_manifest(tmp_path):
     assert folded.source == "manifest"
 
 
-def test_submission_time_falls_back_to_the_zip_files_mtime(tmp_path):
+def test_without_a_manifest_row_the_time_is_unknown_and_costs_nothing(tmp_path):
+    """A folder freshly downloaded from the CMS has today's file dates: they must not make everyone late."""
+    hand_in = tmp_path / "Strüber_111_Çelik_222.zip"
+    hand_in.write_bytes(b"PK")
+    stamp = datetime(2025, 3, 30, 12, 0, tzinfo=UTC).timestamp()  # two months after the deadline
+    os.utime(hand_in, (stamp, stamp))
+    for manifest, missing in ((None, "there is no CMS manifest"),
+                              ({"other.zip": datetime(2025, 1, 1, tzinfo=UTC)},
+                               "the CMS manifest has no row for 'Strüber_111_Çelik_222.zip'")):
+        found = submission_time(hand_in, manifest)
+        assert (found.time, found.source, found.known) == (None, "unknown", False)
+        assert missing in found.explanation and "date on disk is not used" in found.explanation
+        lateness = assess_lateness(found, SHEET_11, LatePolicy(zero_after_grace=True))
+        assert (lateness.late, lateness.factor, lateness.minutes_late, lateness.unknown) == (False, 1.0, 0.0, True)
+        assert lateness.flag() == Flag("time_unknown", lateness.message)
+        assert "hand-in time unknown" in lateness.message and "no late penalty" in lateness.message
+
+
+def test_file_dates_only_when_asked_for(tmp_path):
     hand_in = tmp_path / "Strüber_111_Çelik_222.zip"
     hand_in.write_bytes(b"PK")
     stamp = datetime(2025, 1, 30, 0, 30, tzinfo=UTC).timestamp()
     os.utime(hand_in, (stamp, stamp))
-    found = submission_time(hand_in, {"other.zip": datetime(2025, 1, 1, tzinfo=UTC)})
+    found = submission_time(hand_in, {"other.zip": datetime(2025, 1, 1, tzinfo=UTC)}, use_file_dates=True)
     assert (found.time, found.source) == (datetime(2025, 1, 30, 0, 30, tzinfo=UTC), "zip mtime")
     assert "CMS manifest has no row for 'Strüber_111_Çelik_222.zip'" in found.explanation
     assert "dates of the files inside the zip are not used" in found.explanation
     lateness = assess_lateness(found, SHEET_11, LatePolicy(zero_after_grace=True))
-    assert lateness.late and lateness.minutes_late == 91.0
+    assert lateness.late and lateness.minutes_late == 91.0 and lateness.flag().code == "late"
+    # the manifest still wins where it has a row
+    when = datetime(2025, 1, 29, 20, 0, tzinfo=UTC)
+    assert submission_time(hand_in, {hand_in.name: when}, use_file_dates=True).time == when
 
 
 def test_submission_time_of_a_bare_notebook(tmp_path):
     hand_in = tmp_path / "Strüber_111_Çelik_222.ipynb"
     hand_in.write_text("{}")
-    found = submission_time(hand_in)
+    found = submission_time(hand_in, use_file_dates=True)
     assert found.source == "file mtime"
     assert found.explanation == "The hand-in time is the file's modification time on disk (there is no CMS manifest)."
     assert isinstance(found, SubmissionTime) and found.time.tzinfo is not None
+
+
+@pytest.mark.parametrize("text, local, zone", [
+    ("2025-02-05 23:59", "2025-02-05T23:59", "Europe/Berlin"),
+    ("  2025-02-05T23:59:30 ", "2025-02-05T23:59:30", "Europe/Berlin"),
+    ("05.02.2025 23:59", "2025-02-05T23:59", "Europe/Berlin"),
+    ("2025-02-05 23:59 America/New_York", "2025-02-05T23:59", "America/New_York"),
+    ("2025-02-05 23:59 UTC", "2025-02-05T23:59", "UTC"),
+])
+def test_a_deadline_as_a_tutor_types_it(text, local, zone):
+    deadline = parse_deadline(text, "Europe/Berlin")
+    assert deadline == Deadline(local=local, time_zone=zone)
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("2025-02-05", "give a date and a time"),
+    ("next friday", "give a date and a time"),
+    ("2025-02-05T23:59+01:00", "without an offset"),
+    ("2025-03-30 02:30", "does not exist in Europe/Berlin"),
+    ("2025-02-05 23:59 Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+])
+def test_a_deadline_that_cannot_be_read_says_why(text, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        parse_deadline(text, "Europe/Berlin")
