@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -12,14 +12,28 @@ from rich.markup import escape
 
 from grader.selfcheck import SelfCheckError, run_self_check
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+if TYPE_CHECKING:
+    from grader.intake.deadline import Deadline
+
+# rich_markup_mode=None: click's own help layout, which wraps the help text and never cuts an option's name
+# (typer's rich panels shorten long names to fit narrow terminals: "--unsafe-no-sandb…").
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Grade deep-learning exercise sheets: self-checks for students, batches for tutors.")
 console = Console()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from grader import DISTRIBUTION, __version__
+
+        console.print(f"grader {__version__} (the {DISTRIBUTION} package)", highlight=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _commands() -> None:
-    """Keeps `grader` a group of subcommands even while only one exists."""
+def _commands(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                           help="Show the version and exit.")) -> None:
+    """Grade deep-learning exercise sheets: self-checks for students, batches for tutors."""
 
 
 @app.command()
@@ -107,7 +121,8 @@ def selftest(
 
 @app.command()
 def grade(
-    hand_ins: Path = typer.Argument(..., help="Folder of hand-ins (zips, notebooks, ...; manifest.csv optional)."),
+    hand_ins: Path = typer.Argument(..., metavar="HAND_INS", help="A folder of hand-ins (zips, notebooks, scripts; "
+                                    "manifest.csv beside them is read), or one hand-in file."),
     sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
     out: Path = typer.Option(..., "--out", help="Output folder: gradebook, CSV, per-hand-in results, summary."),
     course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
@@ -115,7 +130,13 @@ def grade(
     force: bool = typer.Option(False, "--force", help="Regrade hand-ins whose file and rubric are unchanged."),
     db: Optional[Path] = typer.Option(None, "--db", help="Gradebook file (default: OUT/gradebook.db)."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="CMS manifest CSV with hand-in times "
-                                            "(default: HAND_INS/manifest.csv if present)."),
+                                            "(default: manifest.csv beside the hand-ins, if present)."),
+    times: str = typer.Option("manifest", "--times", metavar="manifest|mtime",
+                              help="Hand-in times without a manifest row: 'manifest' leaves them unknown (flagged, no "
+                              "late penalty); 'mtime' takes the file's modification date instead."),
+    deadline: Optional[str] = typer.Option(None, "--deadline", metavar="'YYYY-MM-DD HH:MM [ZONE]'",
+                                           help="Deadline instead of the rubric's, e.g. '2025-02-05 23:59' (in the "
+                                           "rubric's time zone unless a zone name follows)."),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="Grade even when bubblewrap cannot run (weaker isolation)."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML: one test suite per hand-in "
@@ -123,26 +144,60 @@ def grade(
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Fork each hand-in's worker from a warm sandboxed "
                               "parent that has imported numpy/torch (default), or start a cold sandbox per hand-in."),
 ) -> None:
-    """Grade a folder of hand-ins in parallel; resumes where a stopped run ended. Exit 0, or 130 if interrupted."""
+    """Grade a folder of hand-ins (or one) in parallel; resumes where a stopped run ended.
+
+    Exit 0, 2 on a usage error (no hand-ins, no rubric, no sandbox), 130 if interrupted."""
     from grader.batch import BatchError, BatchOptions, run_batch
 
-    options = BatchOptions(hand_ins=hand_ins, sheet=sheet, out=out, course=course, jobs=jobs, force=force, db=db,
-                           manifest=manifest, unsafe_no_sandbox=unsafe_no_sandbox, warm=warm)
+    if times not in ("manifest", "mtime"):
+        _usage_error(f"--times {times!r}: give 'manifest' (times only from the manifest) or 'mtime' (file dates "
+                     "where the manifest has no row)")
     try:
+        override = _deadline_option(deadline, sheet, course) if deadline is not None else None
+        options = BatchOptions(hand_ins=hand_ins, sheet=sheet, out=out, course=course, jobs=jobs, force=force, db=db,
+                               manifest=manifest, times=times, deadline=override,  # type: ignore[arg-type]
+                               unsafe_no_sandbox=unsafe_no_sandbox, warm=warm)
         summary = run_batch(options, console=console)
     except BatchError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        _usage_error(str(exc))
     if summary.protections_off:
         console.print(f"[yellow]sandbox:[/yellow] {summary.sandbox}, without bubblewrap; protections off: "
                       + ", ".join(summary.protections_off))
-    console.print(f"graded {len(summary.graded)}, skipped {len(summary.skipped)} (unchanged), "
-                  f"with errors {len(summary.failed)}; gradebook {summary.db_path}; summary {out / 'summary.html'}")
+    retimed = f", new hand-in time or lateness for {len(summary.retimed)}" if summary.retimed else ""
+    console.print(f"graded {len(summary.graded)}, skipped {len(summary.skipped)} (unchanged{retimed}), "
+                  f"with errors {len(summary.failed)}; gradebook {summary.db_path}; summary {out / 'summary.html'}",
+                  highlight=False)
+    if summary.unknown_times:
+        console.print(f"[yellow]hand-in time unknown:[/yellow] {len(summary.unknown_times)} hand-in(s) have no row in "
+                      "a CMS manifest, so no late penalty was applied to them (flag time_unknown). Give the manifest "
+                      "with --manifest (grading it later changes only their lateness), or --times mtime to take the "
+                      "files' modification dates.", highlight=False)
     if junit is not None:
         console.print(f"wrote {_write_batch_junit(summary.db_path, sheet, junit)}")
     if summary.interrupted:
         console.print("[yellow]interrupted:[/yellow] run the same command again to grade the rest")
         raise typer.Exit(130)
+
+
+def _usage_error(message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _deadline_option(text: str, sheet: str, course: Path) -> Deadline:
+    """--deadline's text as a Deadline, in the rubric's time zone unless the text names one."""
+    from grader.batch import BatchError
+    from grader.intake.deadline import parse_deadline
+    from grader.rubric.load import RubricError, find_rubric, load_rubric
+
+    try:
+        zone = load_rubric(find_rubric(sheet, course), course_root=course, resolve=False).rubric.deadline.time_zone
+    except (FileNotFoundError, RubricError):
+        zone = "Europe/Berlin"  # the batch reports the missing rubric itself
+    try:
+        return parse_deadline(text, zone)
+    except ValueError as exc:
+        raise BatchError(f"--deadline: {exc}") from None
 
 
 def _write_batch_junit(db_path: Path, sheet: str, path: Path) -> Path:
@@ -194,12 +249,17 @@ def manual_import(
     course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
     db: Optional[Path] = typer.Option(None, "--db", help="Gradebook file (default: RESULTS/gradebook.db)."),
     tutor: Optional[str] = typer.Option(None, "--tutor", help="Your name for the scores (default: your login)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace scores another tutor entered after your "
+                                   "export (without it, those rows are refused and listed)."),
 ) -> None:
-    """Check every row, then store the scores and rebuild the outputs. Any problem: nothing changes, exit 2."""
+    """Check every row, then store the scores and rebuild the outputs.
+
+    Any problem in the file: nothing changes, exit 2. Rows another tutor scored since the export are refused
+    (the rest is stored) and listed, exit 1."""
     from grader.manual import ManualError, ManualImportError, import_manual
 
     try:
-        summary = import_manual(file, results_dir=results, course=course, db=db, tutor=tutor)
+        summary = import_manual(file, results_dir=results, course=course, db=db, tutor=tutor, overwrite=overwrite)
     except ManualImportError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc.path))}: {len(exc.problems)} problem(s), nothing was "
                       "imported", highlight=False)
@@ -211,7 +271,43 @@ def manual_import(
         raise typer.Exit(2) from None
     console.print(f"{summary.sheet}: scored {len(summary.scored)}, unchanged {summary.unchanged}, "
                   f"not scored yet {summary.open}"
+                  + (f", refused {len(summary.refused)} (scored by another tutor since your export)"
+                     if summary.refused else "")
                   + (f"; rebuilt {len(summary.outputs)} output files" if summary.outputs else ""), highlight=False)
+    if summary.refused:
+        for message in summary.refused:
+            console.print(f"  [yellow]refused:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@manual_app.command("history")
+def manual_history(
+    sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
+    results: Path = typer.Option(Path("."), "--results", help="The `grader grade --out` folder."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Gradebook file (default: RESULTS/gradebook.db)."),
+    hand_in: Optional[str] = typer.Option(None, "--hand-in", help="Only this hand-in (its file name)."),
+) -> None:
+    """Every manual score ever entered, oldest first: who, when, points, comment, and which score it replaced."""
+    from grader.gradebook import Gradebook, GradebookError
+    from grader.manual import ManualError
+    from grader.manual.export import gradebook_path
+
+    try:
+        with Gradebook.open(gradebook_path(results, db)) as book:
+            history = book.manual_history(sheet, hand_in)
+    except (ManualError, GradebookError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    latest = {(s.file_name, s.question_id, s.check_id): s.id for s in history}
+    for score in history:
+        current = " (counts)" if latest[(score.file_name, score.question_id, score.check_id)] == score.id else ""
+        seen = ("" if score.based_on is None else f", after seeing #{score.based_on}")
+        comment = f' "{score.comment}"' if score.comment else ""
+        console.print(f"#{score.id} {score.entered_at:%Y-%m-%d %H:%M} UTC {score.tutor}: {score.file_name} "
+                      f"{score.question_id}/{score.check_id} = {score.points:g}{comment}{seen}{current}",
+                      markup=False, highlight=False, soft_wrap=True)
+    if not history:
+        console.print(f"no manual scores for {sheet}" + (f" and {hand_in}" if hand_in else ""), highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -5,8 +5,9 @@ ordered by question (rubric order), then by tutor check, then by hand-in; near-i
 each other and share a `similar_group` label, so a tutor scores them once (and sees possible copying). Each
 row has the extracted answer, where it was found, why a human must look (a scan, margin notes, an unreadable
 file), the hint (key points covered, words against the limit, citation) and empty `points` and `comment`
-cells; a check already scored has its current points and comment filled in, so exporting again after an
-import shows the state of the gradebook. `grader manual import` reads the same file back.
+cells; a check already scored has its current points and comment filled in, with who scored it, when, and the
+score's id, so exporting again after an import shows the state of the gradebook and a later import can tell
+whether another tutor changed a score meanwhile. `grader manual import` reads the same file back.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.gradebook import Gradebook, GradebookError, StoredResult
+from grader.gradebook import Gradebook, GradebookError, ManualScore, StoredResult
 from grader.manual.page import write_tutor_page
 from grader.manual.questions import ManualError, ManualItem, load_answers, manual_items, prose_questions
 from grader.manual.reading import DEFAULT_LIMITS, ReadLimits, answer_files, many_hand_in_answers
@@ -26,7 +27,7 @@ from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubr
 
 COLUMNS = ["sheet", "question", "check", "max_points", "hand_in", "team", "students", "answer", "source",
            "needs_human", "reasons", "margin_notes", "hint", "similar_group", "same_answer_as", "automatic",
-           "points", "comment"]
+           "points", "comment", "scored_by", "scored_at", "score_id"]
 # Cells a spreadsheet would run as a formula get a leading apostrophe; import takes it off again.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -56,11 +57,15 @@ class TutorRow:
     @property
     def current(self) -> tuple[float, str] | None:
         """The points and comment stored for this check, if a tutor scored it already."""
-        score = self.result.manual.get((self.item.question_id, self.item.check_id))
+        score = self.stored
         return (score.points, score.comment) if score is not None else None
 
+    @property
+    def stored(self) -> ManualScore | None:
+        return self.result.manual.get((self.item.question_id, self.item.check_id))
+
     def cells(self) -> dict[str, str]:
-        record, answer, current = self.result.record, self.answer, self.current
+        record, answer, current, stored = self.result.record, self.answer, self.current, self.stored
         return {
             "sheet": self.sheet, "question": self.item.question_id, "check": self.item.check_id,
             "max_points": f"{self.item.max_points:g}", "hand_in": self.hand_in, "team": record.folder,
@@ -70,6 +75,10 @@ class TutorRow:
             "similar_group": self.similar_group, "same_answer_as": self.same_answer_as,
             "automatic": self.automatic,
             "points": f"{current[0]:g}" if current else "", "comment": current[1] if current else "",
+            # Who scored it and which score this is: import refuses a row another tutor changed since.
+            "scored_by": stored.tutor if stored else "",
+            "scored_at": f"{stored.entered_at:%Y-%m-%d %H:%M} UTC" if stored else "",
+            "score_id": str(stored.id) if stored and stored.id is not None else "",
         }
 
 

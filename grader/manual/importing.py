@@ -7,6 +7,11 @@ lines makes them differ) and nothing changes. Otherwise the new scores are store
 outputs (gradebook.csv, results.json, feedback) are rebuilt. A row whose points and comment equal the stored
 score is skipped, so importing the same file twice changes nothing, not even the gradebook's rows.
 
+Two tutors: every score records who entered it and when, and the gradebook keeps every score ever entered.
+The export's `score_id` column says which stored score each row showed. A row whose check another tutor has
+scored since then is refused (the rest are stored) with a message naming both tutors, unless `overwrite`; a row
+the tutor left as the export showed it is not a change, so a newer score by someone else stays.
+
 Spreadsheets save CSV their own way: a byte-order mark, semicolons or tabs instead of commas, "0,5" for 0.5
 and the apostrophe the export put before text starting with = + - @ are all understood.
 """
@@ -22,12 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader.gradebook import Gradebook, GradebookError, NewManualScore, StoredResult
+from grader.gradebook import (UNKNOWN_BASE, Gradebook, GradebookError, ManualConflict, ManualScore, NewManualScore,
+                              StoredResult)
 from grader.manual.export import FORMULA_STARTS, gradebook_path, load_course_rubric
 from grader.manual.questions import ManualError
 from grader.reports.outputs import write_outputs
 
 REQUIRED_COLUMNS = ("sheet", "question", "check", "hand_in", "points", "comment")
+SCORE_ID = "score_id"  # optional: which stored score the export showed (files from older exports lack it)
 _DECIMAL_COMMA = re.compile(r"^\d+,\d+$")
 _SAME = 1e-9
 
@@ -52,6 +59,7 @@ class ScoreLine:
     check_id: str
     points_text: str
     comment: str
+    score_id_text: str | None = None  # None: the file has no score_id column
 
     @property
     def where(self) -> str:
@@ -62,17 +70,19 @@ class ScoreLine:
 class ImportSummary:
     sheet: str
     scored: list[NewManualScore] = field(default_factory=list)  # new or changed scores, now stored
-    unchanged: int = 0  # rows whose points and comment were already stored
+    unchanged: int = 0  # rows whose points and comment were already stored, or left as the export showed them
     open: int = 0  # rows without points: not scored yet
+    refused: list[str] = field(default_factory=list)  # rows another tutor scored since the export, one sentence each
     outputs: list[Path] = field(default_factory=list)
 
 
 def import_manual(path: Path, *, results_dir: Path | None = None, course: Path = Path("."), db: Path | None = None,
-                  tutor: str | None = None, now: datetime | None = None) -> ImportSummary:
+                  tutor: str | None = None, now: datetime | None = None, overwrite: bool = False) -> ImportSummary:
     """Store the scores of a filled-in export and rebuild the outputs of `results_dir` (default: the file's folder).
 
     Raises ManualImportError (every problem, with line numbers) and writes nothing when anything is wrong;
-    ManualError for a missing gradebook or rubric.
+    ManualError for a missing gradebook or rubric. Rows another tutor scored since the export are left out
+    and listed in `refused` (the others are stored), unless `overwrite`.
     """
     path = Path(path)
     results_dir = Path(results_dir) if results_dir is not None else path.parent
@@ -90,12 +100,22 @@ def import_manual(path: Path, *, results_dir: Path | None = None, course: Path =
             raise ManualError(f"{db_path}: no graded hand-ins for {sheet}")
         question_ids = {q.id for q in loaded.rubric.questions}
         summary = ImportSummary(sheet=sheet)
-        problems = _check(lines, {r.record.file_name: r for r in results}, question_ids, summary)
+        history = {score.id: score for score in book.manual_history(sheet)}
+        line_of: dict[tuple[str, str, str], ScoreLine] = {}
+        problems = _check(lines, {r.record.file_name: r for r in results}, question_ids, history, summary, line_of)
         if problems:
             raise ManualImportError(path, problems)
         if summary.scored:
-            book.add_manual_scores(sheet, summary.scored, tutor=tutor or _default_tutor())
-            summary.outputs = write_outputs(book.results(sheet), loaded, results_dir, now=now or datetime.now(UTC))
+            tutor = tutor or _default_tutor()
+            conflicts = book.add_manual_scores(sheet, summary.scored, tutor=tutor, refuse_conflicts=not overwrite)
+            for conflict in conflicts:
+                score = conflict.score
+                summary.scored.remove(score)
+                summary.refused.append(_conflict_message(
+                    line_of[(score.file_name, score.question_id, score.check_id)], conflict, history))
+            if summary.scored:
+                summary.outputs = write_outputs(book.results(sheet), loaded, results_dir,
+                                                now=now or datetime.now(UTC))
     return summary
 
 
@@ -123,6 +143,7 @@ def read_score_lines(path: Path) -> list[ScoreLine]:
         raise ManualImportError(path, [(f"line 1: the header lacks the column(s) {', '.join(missing)}; "
                                         "import the file `grader manual export` wrote")])
     index = {name: header.index(name) for name in REQUIRED_COLUMNS}
+    score_id = header.index(SCORE_ID) if SCORE_ID in header else None
     rows: list[ScoreLine] = []
     problems: list[str] = []
     last_line, row_number = reader.line_num, 1
@@ -143,7 +164,8 @@ def read_score_lines(path: Path) -> list[ScoreLine]:
         row = ScoreLine(line=start, row=row_number, **{
             key: _cell(cells, index[column]) for key, column in (
                 ("sheet", "sheet"), ("hand_in", "hand_in"), ("question_id", "question"), ("check_id", "check"),
-                ("points_text", "points"), ("comment", "comment"))})
+                ("points_text", "points"), ("comment", "comment"))},
+            score_id_text=_cell(cells, score_id) if score_id is not None else None)
         if extra:
             problems.append(f"{row.where}: {len(extra)} more cell(s) than the header has columns")
         rows.append(row)
@@ -166,7 +188,8 @@ def parse_points(text: str) -> float | None:
 
 
 def _check(lines: list[ScoreLine], results: dict[str, StoredResult], question_ids: set[str],
-           summary: ImportSummary) -> list[str]:
+           history: dict[int | None, ManualScore], summary: ImportSummary,
+           line_of: dict[tuple[str, str, str], ScoreLine]) -> list[str]:
     problems: list[str] = []
     seen: dict[tuple[str, str, str], ScoreLine] = {}
     for line in lines:
@@ -209,12 +232,61 @@ def _check(lines: list[ScoreLine], results: dict[str, StoredResult], question_id
             problems.append(f"{line.where}: {points:g} points is outside 0…{check.max_points:g} for "
                             f"{line.question_id}/{line.check_id}")
             continue
-        stored = result.manual.get((line.question_id, line.check_id))
-        if stored is not None and abs(stored.points - points) < _SAME and stored.comment == comment:
-            summary.unchanged += 1
+        try:
+            based_on = _based_on(line.score_id_text, history, line)
+        except ValueError as exc:
+            problems.append(f"{line.where}: {exc}")
             continue
-        summary.scored.append(NewManualScore(line.hand_in, line.question_id, line.check_id, points, comment))
+        stored = result.manual.get((line.question_id, line.check_id))
+        shown = history.get(based_on) if based_on not in (None, UNKNOWN_BASE) else None
+        if _same(stored, points, comment) or (shown is not None and _same(shown, points, comment)):
+            summary.unchanged += 1  # already stored, or left as the export showed it (a newer score stays)
+            continue
+        summary.scored.append(NewManualScore(line.hand_in, line.question_id, line.check_id, points, comment,
+                                             based_on=based_on))
+        line_of[key] = line
     return problems
+
+
+def _same(score: ManualScore | None, points: float, comment: str) -> bool:
+    return score is not None and abs(score.points - points) < _SAME and score.comment == comment
+
+
+def _based_on(text: str | None, history: dict[int | None, ManualScore], line: ScoreLine) -> int | None:
+    """The stored score the export showed on this row: its id, None for none, UNKNOWN_BASE for a file without
+    the column. Raises ValueError for a cell that is not one of the gradebook's scores of this check."""
+    if text is None:
+        return UNKNOWN_BASE
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) not in history:
+        raise ValueError(f"{SCORE_ID} {text!r} is not a score in this gradebook; leave the column as the export "
+                         "wrote it")
+    shown = history[int(text)]
+    if (shown.file_name, shown.question_id, shown.check_id) != (line.hand_in, line.question_id, line.check_id):
+        raise ValueError(f"{SCORE_ID} {text} belongs to {shown.question_id}/{shown.check_id} of "
+                         f"{shown.file_name!r}, not to this row; leave the column as the export wrote it")
+    return int(text)
+
+
+def _conflict_message(line: ScoreLine, conflict: ManualConflict, history: dict[int | None, ManualScore]) -> str:
+    score, current = conflict.score, conflict.current
+    shown = history.get(score.based_on) if score.based_on not in (None, UNKNOWN_BASE) else None
+    if score.based_on == UNKNOWN_BASE:
+        saw = "this file does not say which score it showed"
+    elif shown is None:
+        saw = "your export showed no score"
+    else:
+        saw = f"your export showed {_describe(shown)} by {shown.tutor}"
+    return (f"{line.where}: {score.question_id}/{score.check_id} of {score.file_name!r}: {current.tutor} entered "
+            f"{_describe(current)} on {current.entered_at:%Y-%m-%d %H:%M} UTC, after your export ({saw}); "
+            f"your {score.points:g} ({conflict.tutor}) was not imported. Compare the two, then import again with "
+            f"--overwrite to replace {current.tutor}'s score.")
+
+
+def _describe(score: ManualScore) -> str:
+    return f"{score.points:g} points" + (f" (\"{score.comment}\")" if score.comment else "")
 
 
 def _one_sheet(path: Path, lines: list[ScoreLine]) -> str:

@@ -122,7 +122,9 @@ def _member(row: TutorRow) -> str:
     current = row.current
     if current is not None:
         comment = f", “{_e(current[1])}”" if current[1] else ""
-        text += f"<br>Scored: {current[0]:g} of {row.item.max_points:g}{comment}"
+        stored = row.stored
+        who = f" by {_e(stored.tutor)}, {stored.entered_at:%Y-%m-%d %H:%M} UTC" if stored is not None else ""
+        text += f"<br>Scored: {current[0]:g} of {row.item.max_points:g}{comment}{who}"
     else:
         text += f"<br>Points: ____ of {row.item.max_points:g}"
     return text
