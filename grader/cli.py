@@ -68,6 +68,9 @@ def release(
     out: Path = typer.Argument(..., help="Folder to write the student bundle into."),
     sheet: str = typer.Option(..., "--sheet", help="Sheet id, e.g. sheet02."),
     course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+    install: Optional[str] = typer.Option(None, "--install", metavar="REQUIREMENT",
+                                          help="What the bundle's README tells students to pip-install (default: "
+                                          "this grader's package and version, e.g. sheet-grader==0.1.0)."),
 ) -> None:
     """Build what students get: template notebook, public rubric with expected values, README."""
     from grader.release import build_release
@@ -78,7 +81,11 @@ def release(
     except (FileNotFoundError, RubricError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    for path in build_release(loaded, out):
+    try:
+        written = build_release(loaded, out, install=install)
+    except ValueError as exc:
+        _usage_error(str(exc))
+    for path in written:
         console.print(f"wrote {path}")
 
 

@@ -62,8 +62,13 @@ def _suite(name: str, grade: SubmissionGrade) -> ET.Element:
         "time": f"{seconds:.3f}",
     })
     properties = ET.SubElement(suite, "properties")
+    bonus = [c for q in grade.questions if q.bonus for c in q.checks]
+    # max_points is the sheet's maximum without bonus questions (as `grader check` and the gradebook show it);
+    # points include bonus points, which come on top.
     for key, value in (("sheet", grade.sheet), ("source", Path(grade.source).name),
                        ("points", f"{grade.auto_points:g}"), ("max_points", f"{grade.max_points:g}"),
+                       ("bonus_points", f"{sum(c.points for c in bonus):g}"),
+                       ("bonus_max_points", f"{sum(c.max_points for c in bonus):g}"),
                        ("pending_manual_points", f"{grade.pending_manual:g}")):
         ET.SubElement(properties, "property", {"name": key, "value": xml_text(value)})
     if grade.error:

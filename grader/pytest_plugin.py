@@ -207,10 +207,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     terminalreporter.section("grader")
     for path, outcome in state.outcomes.items():
-        auto = [c for c in outcome.grade.checks if c.status != "pending"]
-        terminalreporter.write_line(
-            f"{path.name}: public checks passed {sum(c.passed for c in auto)}/{len(auto)}, "
-            f"points {sum(c.points for c in auto):g}/{sum(c.max_points for c in auto):g}")
+        terminalreporter.write_line(f"{path.name}: {outcome.points_line()}")
         for cell in outcome.grade.failed_cells:
             last = (cell.error or "").strip().splitlines()[-1:] or [cell.status]
             terminalreporter.write_line(f"  cell {cell.label} {cell.status}: {last[0]}")

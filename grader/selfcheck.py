@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from grader.checks.plan import CheckPlan
 from grader.execution.sandbox import find_sandbox
@@ -20,6 +20,10 @@ from grader.rubric.models import ExecutionSpec, Question
 
 PUBLIC = frozenset({"public"})
 MAX_SIBLING_BYTES = 20 * 2**20
+_HEADS = ("question", "check", "points")
+_VERDICTS = {"passed": ("passed", "green"), "failed": ("failed", "red"), "error": ("error", "yellow"),
+             "pending": ("tutor", "blue")}
+_INDENT = 4  # messages sit under their check's line, indented
 
 
 class SelfCheckError(Exception):
@@ -50,22 +54,27 @@ class SelfCheckOutcome:
         return bool(checked) and all(c.passed for c in checked) and not self.grade.error
 
     def print(self, console: Console) -> None:
-        table = Table(title=f"{self.grade.sheet}: public checks for {Path(self.grade.source).name}",
-                      show_lines=True)
-        for column in ("question", "check", "points", "verdict", "message"):
-            table.add_column(column, overflow="fold")
-        for question in self.grade.questions:
-            for check in question.checks:
-                verdict = {"passed": "[green]passed[/green]", "failed": "[red]failed[/red]",
-                           "error": "[yellow]error[/yellow]", "pending": "[blue]tutor[/blue]"}.get(check.status,
-                                                                                                check.status)
-                message = check.message + "".join(f"\nhint: {h}" for h in check.hints)
-                table.add_row(question.question_id, check.check_id, f"{check.points:g}/{check.max_points:g}",
-                              verdict, message)
-        console.print(table)
-        auto = [c for c in self.grade.checks if c.status != "pending"]
-        console.print(f"public checks passed: {sum(c.passed for c in auto)}/{len(auto)}, "
-                      f"points {sum(c.points for c in auto):g}/{sum(c.max_points for c in auto):g}")
+        """One line per check (question, check, points, verdict), its message wrapped beneath it: readable at any
+        terminal width, 80 columns included, instead of a table squeezing the message into a narrow column."""
+        console.print(Text(f"{self.grade.sheet}: public checks for {Path(self.grade.source).name}", style="bold"))
+        rows = [(question.question_id, check.check_id, f"{check.points:g}/{check.max_points:g}", check)
+                for question in self.grade.questions for check in question.checks]
+        widths = [max([len(head), *(len(row[i]) for row in rows)]) for i, head in enumerate(_HEADS)]
+        heading = "  ".join(head.ljust(width) for head, width in zip(_HEADS, widths)) + "  verdict"
+        console.print(Text(heading, style="bold"), no_wrap=True, overflow="ellipsis")
+        console.print(Text("─" * min(len(heading), console.width)), no_wrap=True)
+        for question_id, check_id, points, check in rows:
+            word, style = _VERDICTS.get(check.status, (check.status, ""))
+            line = Text("  ".join(cell.ljust(width) for cell, width in zip((question_id, check_id, points), widths))
+                        + "  ")
+            line.append(word, style=style)
+            console.print(line, overflow="fold")
+            message = check.message + "".join(f"\nhint: {h}" for h in check.hints)
+            if message.strip():
+                for wrapped in Text(message).wrap(console, max(20, console.width - _INDENT), overflow="fold"):
+                    wrapped.rstrip()
+                    console.print(Text(" " * _INDENT) + wrapped, no_wrap=True, crop=False)
+        console.print(self.points_line(), highlight=False)
         for cell in self.grade.failed_cells:
             console.print(f"[yellow]cell {cell.label}[/yellow] {cell.status}: {(cell.error or '').splitlines()[-1:]}")
         if self.grade.error:
@@ -79,6 +88,22 @@ class SelfCheckOutcome:
         if self.protections_off:
             console.print("[yellow]sandbox:[/yellow] running without bubblewrap; these protections are off: "
                           + ", ".join(self.protections_off))
+
+    def points_line(self) -> str:
+        """`public checks passed: 4/5, points 2/2.5, bonus 1/1`. The maximum is the sheet's: without bonus
+        questions, whose points come on top (the JUnit file's max_points is the same number)."""
+        grade = self.grade
+        auto = [c for c in grade.checks if c.status != "pending"]
+        bonus = [c for q in grade.questions if q.bonus for c in q.checks]
+        bonus_points = round(sum(c.points for c in bonus), 6)
+        line = (f"public checks passed: {sum(c.passed for c in auto)}/{len(auto)}, "
+                f"points {grade.auto_points - bonus_points:g}/{grade.max_points:g}")
+        tutor = sum(c.max_points for q in grade.questions if not q.bonus for c in q.checks if c.status == "pending")
+        if tutor:
+            line += f" ({tutor:g} of them scored by your tutor)"
+        if bonus:
+            line += f", bonus {bonus_points:g}/{sum(c.max_points for c in bonus):g}"
+        return line
 
     def markdown(self) -> str:
         """The same table as Markdown (GitHub renders it in a job summary, `$GITHUB_STEP_SUMMARY`)."""
@@ -96,9 +121,7 @@ class SelfCheckOutcome:
                 lines.append(f"| {cell(question.question_id)} | {cell(check.check_id)} | "
                              f"{check.points:g}/{check.max_points:g} | {icons.get(check.status, check.status)} | "
                              f"{cell(message)} |")
-        auto = [c for c in self.grade.checks if c.status != "pending"]
-        lines += ["", f"**public checks passed: {sum(c.passed for c in auto)}/{len(auto)}, "
-                      f"points {sum(c.points for c in auto):g}/{sum(c.max_points for c in auto):g}**"]
+        lines += ["", f"**{self.points_line()}**"]
         if self.grade.error:
             lines += ["", f"not graded: {cell(self.grade.error)}"]
         for failed in self.grade.failed_cells:

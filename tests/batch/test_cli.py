@@ -32,3 +32,35 @@ def test_a_broken_manifest_names_the_file(tmp_path):
     result = CliRunner().invoke(app, ["grade", str(tmp_path), "--sheet", "sheet02", "--out", str(tmp_path / "out"),
                                       "--course", str(REPO)])
     assert result.exit_code == 2 and "manifest.csv" in flat(result.output)
+
+
+def test_an_empty_folder_is_an_error_not_graded_0(tmp_path):
+    (tmp_path / "hand-ins").mkdir()
+    (tmp_path / "hand-ins" / ".DS_Store").write_bytes(b"x")
+    (tmp_path / "hand-ins" / "manifest.csv").write_text("file,timestamp\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["grade", str(tmp_path / "hand-ins"), "--sheet", "sheet02", "--out",
+                                      str(tmp_path / "out"), "--course", str(REPO)])
+    assert result.exit_code == 2 and "no hand-ins in this folder" in flat(result.output)
+    assert "graded 0" not in flat(result.output)
+
+
+def test_one_zip_is_graded_on_its_own(tmp_path, unsafe, cached_plans):
+    hand_ins = tmp_path / "downloads"
+    hand_ins.mkdir()
+    one, other = hand_ins / "Berg_2302001_Demir_2302002.zip", hand_ins / "Kovač_2302003_Janssen_2302004.zip"
+    one.write_bytes(b"this is not a zip")  # graded quickly: intake refuses it
+    other.write_bytes(b"neither is this")
+    (hand_ins / "manifest.csv").write_text(f"file,timestamp\n{one.name},2025-01-29T20:00:00+01:00\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["grade", str(one), "--sheet", "sheet02", "--out", str(tmp_path / "out"),
+                                      "--course", str(REPO), "--no-warm", *(["--unsafe-no-sandbox"] if unsafe else [])])
+    assert result.exit_code == 0, result.output
+    assert "graded 1, skipped 0" in flat(result.output)
+    from grader.gradebook import Gradebook
+
+    with Gradebook.open(tmp_path / "out" / "gradebook.db") as book:
+        [stored] = book.results("sheet02")
+    assert stored.record.file_name == one.name and stored.record.time_source == "manifest"  # the manifest beside it
+    assert [f.code for f in stored.record.flags] == ["corrupt_zip"]
+    csv_refused = CliRunner().invoke(app, ["grade", str(hand_ins / "manifest.csv"), "--sheet", "sheet02", "--out",
+                                           str(tmp_path / "out"), "--course", str(REPO)])
+    assert csv_refused.exit_code == 2 and "a CSV file is a manifest, not a hand-in" in flat(csv_refused.output)

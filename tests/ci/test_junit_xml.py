@@ -124,7 +124,10 @@ def test_grader_check_writes_junit_and_appends_a_markdown_table(toy_course, toy_
     assert text.startswith("# earlier step\n") and text.count("| question | check | points | verdict |") == 2
     row = next(line for line in text.splitlines() if line.startswith("| 1 | public |"))
     assert "0/1" in row and "failed" in row and "hint: You returned x unchanged" in row and "\n" not in row
-    assert "public checks passed: 2/3, points 1/2" in text
+    # the public written-answer check's point is part of the maximum, as in the JUnit file's max_points
+    assert "public checks passed: 2/3, points 1/3 (1 of them scored by your tutor)" in text
+    suite = ET.parse(repo / "out" / "results.xml").getroot().find("testsuite")
+    assert {p.get("name"): p.get("value") for p in suite.find("properties")}["max_points"] == "3"
 
 
 def test_grader_grade_writes_one_suite_per_hand_in(toy_course, tmp_path):

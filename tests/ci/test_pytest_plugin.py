@@ -14,6 +14,7 @@ import junitparser
 import pytest
 
 import grader.selfcheck
+from grader import DISTRIBUTION
 from tests.ci.conftest import TOY_CELLS
 from tests.conftest import write_notebook
 
@@ -71,7 +72,8 @@ def nested(monkeypatch, tmp_path):
 
 
 def test_the_entry_point_registers_the_plugin():
-    found = [ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.value == "grader.pytest_plugin"]
+    found = [ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.value == "grader.pytest_plugin"
+             and ep.dist is not None and ep.dist.name == DISTRIBUTION]
     assert [ep.name for ep in found] == ["grader"], "reinstall: pip install -e ."
 
 
@@ -182,7 +184,7 @@ def test_released_rubric_in_a_subprocess_and_inert_without_the_option(toy_course
     assert "1 failed, 2 passed" in checked.stdout
     assert "grader: public checks of toy from toy.public.json" in checked.stdout
     assert "FAILED toy.ipynb::1::public" in checked.stdout and "multiply by factor" in checked.stdout
-    assert "toy.ipynb: public checks passed 2/3, points 1/2" in checked.stdout
+    assert "toy.ipynb: public checks passed: 2/3, points 1/2" in checked.stdout
 
     wrong = pytest_run("--grader-sheet", "nope", "--grader-rubric", "toy.public.json", "toy.ipynb")
     assert wrong.returncode == pytest.ExitCode.INTERRUPTED

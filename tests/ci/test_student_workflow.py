@@ -115,7 +115,9 @@ def test_the_workflow_commands_check_the_example_and_write_junit(tmp_path):
     assert "| question | check | points | verdict | message |" in table
     row = next(line for line in table.splitlines() if line.startswith("| 3c | kl-public |"))
     assert "0/0.5" in row and "natural logarithm" in row
-    assert "public checks passed: 2/5, points 1.5/3.5" in table
+    # 3g is a bonus question: its point comes on top of the maximum, as in the JUnit file's max_points
+    assert "public checks passed: 2/5, points 1.5/2.5, bonus 0/1" in table
+    assert {p.get("name"): p.get("value") for p in suite.find("properties")}["max_points"] == "2.5"
 
 
 @pytest.mark.parametrize("document", ["docs/student-repo.md", "examples/student-repo/README.md"])
