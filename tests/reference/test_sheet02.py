@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch.distributions import Categorical, MultivariateNormal, Normal, kl_divergence
 
@@ -63,7 +63,10 @@ def test_forget_gate_delta_equals_autograd_through_an_lstm_unit(D, seed, kind, d
                             as_kind(s_prev.numpy(), kind, dtype))
     assert_kind(got, kind, dtype)
     assert np.shape(got) == ()
-    np.testing.assert_allclose(plain(got), delta.item(), rtol=rtol_for(dtype), atol=1e-6)
+    # A sum over cells can cancel to near 0, where no relative tolerance on the result holds in float32: the
+    # error is relative to the size of the terms summed, phi'(net) * sum |zeta_c s_c|.
+    scale = (torch.sigmoid(net_phi) * (1 - torch.sigmoid(net_phi)) * (zeta * s_prev).abs().sum()).item()
+    assert abs(plain(got) - delta.item()) <= rtol_for(dtype) * scale + 1e-12
 
 
 def test_forget_gate_delta_names_mismatched_cells():
@@ -255,6 +258,8 @@ def test_judge_pq_asymmetric_accepts_generic_pairs(n, seed):
     p, q = rng.dirichlet(np.ones(n)), rng.dirichlet(np.ones(n))
     kl_pq = kl_divergence(Categorical(probs=torch.from_numpy(p)), Categorical(probs=torch.from_numpy(q))).item()
     kl_qp = kl_divergence(Categorical(probs=torch.from_numpy(q)), Categorical(probs=torch.from_numpy(p))).item()
+    # Two computations of the same KL differ in the last bits: right at the judge's threshold they may disagree.
+    assume(abs(abs(kl_pq - kl_qp) - 1e-6) > 1e-12)
     assert judge_pq_asymmetric(list(p), q.tolist())[0] is (abs(kl_pq - kl_qp) > 1e-6)
 
 
