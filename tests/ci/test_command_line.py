@@ -8,7 +8,6 @@ import re
 import xml.etree.ElementTree as ET
 from importlib.metadata import version
 
-import click
 import pytest
 import typer.main
 from rich.console import Console
@@ -29,10 +28,11 @@ def test_version_names_the_command_and_the_installed_package() -> None:
     assert version(DISTRIBUTION) == __version__  # the installed distribution is this one
 
 
-def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+def _commands(group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """Every command and group under `group` (click's objects; typer may bring its own copy of click)."""
     found = [(path, group)]
     for name, command in group.commands.items():
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):
             found += _commands(command, (*path, name))
         else:
             found.append(((*path, name), command))
