@@ -20,6 +20,7 @@ import re
 import shutil
 import threading
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,9 @@ ENGINE_VERSION = __version__
 MANIFEST_NAME = "manifest.csv"
 # Failed-cell errors are kept short in the gradebook: the last lines say what went wrong.
 _CELL_ERROR_CHARS = 1500
+# Failed cells stored and shown per hand-in in full; the rest are counted (20,000 failing cells once made a
+# 30 MB feedback.md).
+MAX_FAILED_CELLS_KEPT = 20
 _PDF_TEAM_PAGES = 2
 
 
@@ -372,9 +376,16 @@ def _finish(record: GradingRecord, grade: SubmissionGrade) -> GradingRecord:
     record.error = grade.error
     record.notes.extend(grade.notes)
     if grade.run is not None:
+        record.sandbox = grade.run.sandbox  # what the hand-in really ran in (a warm pool may have gone cold)
         record.notes.extend(grade.run.problems)
+        failed = grade.run.failed_cells
         record.failed_cells = [FailedCell(c.label, c.status, (c.error or "")[-_CELL_ERROR_CHARS:])
-                               for c in grade.run.failed_cells]
+                               for c in failed[:MAX_FAILED_CELLS_KEPT]]
+        if len(failed) > MAX_FAILED_CELLS_KEPT:
+            rest = Counter(c.status for c in failed[MAX_FAILED_CELLS_KEPT:])
+            record.notes.append(f"{len(failed) - MAX_FAILED_CELLS_KEPT} more cells failed ("
+                                + ", ".join(f"{status}: {n}" for status, n in sorted(rest.items()))
+                                + f"); only the first {MAX_FAILED_CELLS_KEPT} are listed")
     record.finished_at = datetime.now(UTC)
     return record
 
