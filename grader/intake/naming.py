@@ -152,6 +152,17 @@ def parse_submission_name(filename: str, rule: NamingRule | None = None) -> Pars
     return ParsedName(base, extension, tuple(students), tuple(problems))
 
 
+def normalize_student_id(student_id: str | None) -> str | None:
+    """One spelling per student id: no blanks, case folded, and a numeric id without leading zeros
+    ("02301002" and "2301002" are the same matriculation number), so duplicate checks and exports agree."""
+    if student_id is None:
+        return None
+    compact = "".join(student_id.split()).casefold()
+    if compact.isascii() and compact.isdigit():
+        return compact.lstrip("0") or "0"
+    return compact
+
+
 def find_duplicate_students(
     submissions: Iterable[tuple[str, Sequence[Student]]],
 ) -> dict[str, list[Flag]]:
@@ -166,7 +177,7 @@ def find_duplicate_students(
         result.setdefault(submission, [])
         for student in students:
             if student.student_id:
-                holders[student.student_id].append((submission, student))
+                holders[normalize_student_id(student.student_id)].append((submission, student))
 
     for student_id, entries in holders.items():
         if len(entries) < 2:

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from grader.intake.flags import Flag
-from grader.intake.naming import Student, nfc
+from grader.intake.naming import Student, nfc, normalize_student_id
 
 # Team info sits at the top of a hand-in; this much of its text is plenty and bounds the work.
 _MAX_TEXT_CHARS = 2_000_000
@@ -127,7 +127,7 @@ def compare_team(
     for student in zip_students:
         match = None
         if student.student_id:
-            match = take(lambda m: m.student_id is not None and _same_id(m.student_id, student.student_id))
+            match = take(lambda m: m.student_id is not None and same_id(m.student_id, student.student_id))
         pairs.append((student, match))
     for index, (student, match) in enumerate(pairs):
         if match is None and student.name:
@@ -138,7 +138,7 @@ def compare_team(
             if student.name or student.student_id:
                 flags.append(Flag("team_mismatch", f"{student.label()} is named in the file name but not in {source}"))
             continue
-        if student.student_id and member.student_id and not _same_id(student.student_id, member.student_id):
+        if student.student_id and member.student_id and not same_id(student.student_id, member.student_id):
             flags.append(
                 Flag(
                     "team_mismatch",
@@ -200,8 +200,8 @@ def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def _same_id(first: str, second: str) -> bool:
-    return re.sub(r"\s", "", first).casefold() == re.sub(r"\s", "", second).casefold()
+def same_id(first: str, second: str) -> bool:
+    return normalize_student_id(first) == normalize_student_id(second)
 
 
 # --- turning files into text -------------------------------------------------------------
@@ -456,9 +456,9 @@ def _merge_repeats(members: list[TeamMember]) -> list[TeamMember]:
     merged: list[TeamMember] = []
     for member in members:
         for i, earlier in enumerate(merged):
-            same_id = member.student_id and earlier.student_id and _same_id(member.student_id, earlier.student_id)
+            shared_id = member.student_id and earlier.student_id and same_id(member.student_id, earlier.student_id)
             same_mail = member.email and earlier.email and member.email.casefold() == earlier.email.casefold()
-            if same_id or same_mail:
+            if shared_id or same_mail:
                 merged[i] = replace(
                     earlier,
                     name=earlier.name or member.name,
