@@ -637,8 +637,9 @@ class WarmPool(Sandbox):
     def _replace(self, slot: _Slot, why: str) -> None:
         """Throw the slot's zygote away (the next launch, or a background start, brings a fresh one)."""
         with self._state_lock:
-            self.stats.zygotes_replaced += 1
-            self.stats.replaced_because.append(why[:500])
+            if not self._closed:  # closing kills every zygote: that is no replacement
+                self.stats.zygotes_replaced += 1
+                self.stats.replaced_because.append(why[:500])
         if slot.prepared is not None:
             slot.prepared.discard()
             slot.prepared = None

@@ -194,7 +194,10 @@ class Zygote:
             self._wipe()
         except (OSError, RecursionError) as exc:  # e.g. a tree nested deeper than we recurse: start afresh
             problems.append(f"cannot empty a writable mount: {exc}")
-        state = self._state()
+        try:
+            state = self._state()
+        except OSError as exc:
+            state, problems = {}, [*problems, f"cannot look at the sandbox: {exc}"]
         problems += [f"{key} differs: {state[key]!r}" for key in state if state[key] != self.baseline.get(key)]
         changed = self._changed_settings()
         if changed:
@@ -234,10 +237,10 @@ class Zygote:
             time.sleep(0.001)
 
     def _wipe(self) -> None:
-        for root in self.writable:
-            os.chmod(root, self.baseline["modes"][root])
-        for folder in self.leading:  # a hand-in may have locked them: the next one must reach the mount
-            os.chmod(folder, self.baseline["modes"][folder])
+        # Modes back first, outermost first: a hand-in may have locked a folder that leads to a mount (the next
+        # hand-in must reach the package), and even its owner cannot pass a folder without the search bit.
+        for path in sorted([*self.writable, *self.leading], key=lambda p: p.rstrip("/").count("/")):
+            os.chmod(path, self.baseline["modes"][path])
         for root in self.writable:
             for name in os.listdir(root):
                 _remove(os.path.join(root, name), self.keep)

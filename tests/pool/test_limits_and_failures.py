@@ -155,3 +155,17 @@ def test_the_zygote_ignores_every_signal_a_hand_in_sends_it(pool):
     next_hand_in_runs(pool)
     assert pool.stats.zygotes_replaced == replaced
     assert pool.stats.cold_launches == 0
+
+
+def test_a_hand_in_the_pool_runs_cold_says_so(bwrap):
+    """Issue 13: when zygotes cannot serve, the report (and so the gradebook) names the sandbox really used."""
+    broken = WarmPool(bwrap, slots=1, preload=SETTINGS.preload)
+    try:
+        broken.broken = "zygotes cannot start here (set by the test)"
+        report = hand_in(broken, "x = 1", get=("x",))
+    finally:
+        broken.close()
+    assert values(report) == {"x": 1}
+    assert report.sandbox == "bubblewrap" and broken.stats.cold_launches == 1
+    assert any("ran in a cold bubblewrap sandbox instead of the bubblewrap-pool: zygotes cannot start here"
+               in problem for problem in report.problems)
