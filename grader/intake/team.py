@@ -227,6 +227,7 @@ def _notebook_text(path: Path, raw: str) -> str:
 
 def _code_text(code: str) -> str:
     """Comments, string literals and `NAME = "..."` assignments of Python code, in code order."""
+    code = code[:_MAX_CODE_CHARS]
     found: list[tuple[int, str]] = []  # (line number, text)
     assignment_lines: set[int] = set()
     for number, line in enumerate(code.splitlines(), start=1):
