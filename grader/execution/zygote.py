@@ -4,10 +4,17 @@ It imports the heavy modules (numpy, torch, the worker) once, then forks one fre
 hand-in pays for its own compute and not for starting Python and importing torch. Every worker starts from
 the zygote's clean memory: whatever a hand-in changes in its modules dies with its process.
 
+The zygote is the sandbox's PID 1 (bubblewrap's --as-pid-1) and not dumpable: a hand-in can neither signal
+(the kernel drops signals to a namespace's init that it does not handle), trace nor read it, and the slot's
+seccomp filter (pool.slot_filter) keeps hand-ins from re-limiting or re-prioritising it. What /proc still lets
+them change, and anything that got past, it finds itself: before every fork and at every reset it compares its
+own rlimits, priority, scheduling and affinity with what they were at start, and answers "changed" or "dirty".
+
 Between two hand-ins the zygote makes its sandbox as it was: it kills every other process in the PID
-namespace, empties the writable tmpfs mounts, and checks that no process, file or System V IPC object is
-left (kernel keys and POSIX message queues, which it could not list, cannot be made: see pool.py). Anything it cannot account for makes it answer "dirty", and the grader throws the whole
-sandbox away. It never holds anything of a hand-in: files reach the worker through a read-only inbox that
+namespace, empties the writable tmpfs mounts (keeping the mounts inside them: a grader package, a venv or the
+workers' folder under /tmp), and checks that no process, file or System V IPC object is left (kernel keys and
+POSIX message queues, which it could not list, cannot be made: see pool.py). Anything it cannot account for
+makes it answer "dirty", and the grader throws the whole sandbox away. It never holds anything of a hand-in: files reach the worker through a read-only inbox that
 the grader fills, and the worker's stdin/stdout/stderr are pipes the grader passes over the control socket.
 
 Control protocol (the grader's side is ``pool.py``), JSON messages on an AF_UNIX SOCK_SEQPACKET socket:
