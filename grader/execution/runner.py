@@ -537,6 +537,10 @@ def _parse_reply(key: str, message: dict) -> Reply:
     value = message.get("value")
     if not _is_plain(value):
         return Reply(key, ok=False, error="the reply held a value that is not plain data")
+    forged = _forged_shape(message, value)
+    if forged:
+        return Reply(key, ok=False, error=f"the reply is not one the worker sends ({forged}): its channel was "
+                                          "tampered with")
     return Reply(key, ok=True, value=clean(value), kind=_text(message.get("kind")),
                  type_name=_text(message.get("type")), grads=clean(grads))
 
@@ -586,6 +590,30 @@ def _lists_as_arrays(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _lists_as_arrays(item) for key, item in value.items()}
     return value
+
+
+# What the worker's kind_of says, and the value each kind arrives as (arrays always as numpy arrays).
+_REPLY_KINDS = {"numpy": (np.ndarray,), "torch": (np.ndarray,), "list": (list,), "tuple": (tuple,),
+                "sequence": (list, tuple)}
+_REPLY_FIELDS = frozenset({"key", "ok", "value", "kind", "type", "grads"})
+
+
+def _forged_shape(message: dict, value: Any) -> str | None:
+    """Why a successful reply cannot have come from the worker's own encoder, or None."""
+    unknown = sorted(str(k)[:20] for k in message if k not in _REPLY_FIELDS)[:5]
+    if unknown:
+        return f"unknown fields {unknown}"
+    kind = message.get("kind")
+    if kind != "python" and kind not in _REPLY_KINDS:
+        return f"kind {_text(kind, 40)!r}"
+    if kind in _REPLY_KINDS and not isinstance(value, _REPLY_KINDS[kind]):
+        return f"a {kind} result that arrived as {type(value).__name__}"
+    if kind == "python" and isinstance(value, np.ndarray):
+        return "an array sent as a plain Python value"
+    grads = message.get("grads")
+    if isinstance(grads, dict) and not all(v is None or isinstance(v, np.ndarray) for v in grads.values()):
+        return "gradients that are not arrays"
+    return None
 
 
 def _is_plain(value: Any, depth: int = 0) -> bool:
