@@ -592,9 +592,10 @@ def _lists_as_arrays(value: Any) -> Any:
     return value
 
 
-# What the worker's kind_of says, and the value each kind arrives as (arrays always as numpy arrays).
-_REPLY_KINDS = {"numpy": (np.ndarray,), "torch": (np.ndarray,), "list": (list,), "tuple": (tuple,),
-                "sequence": (list, tuple)}
+# What the worker's kind_of says, and the value each kind arrives as (arrays as numpy arrays, 0-d ones as numbers).
+_NUMBERS = (bool, int, float, complex)
+_REPLY_KINDS = {"numpy": (np.ndarray, *_NUMBERS), "torch": (np.ndarray, *_NUMBERS), "list": (list,),
+                "tuple": (tuple,), "sequence": (list, tuple)}
 _REPLY_FIELDS = frozenset({"key", "ok", "value", "kind", "type", "grads"})
 
 
