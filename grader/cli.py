@@ -196,6 +196,8 @@ def export(
     console.print(f"wrote {escape(str(summary.path))} ({summary.format}, {summary.sheet}): {summary.rows} students, "
                   f"{summary.with_points} with a hand-in, {summary.without_hand_in} without"
                   + (f"; roster read as {summary.roster_kind}" if summary.roster_kind else ""), highlight=False)
+    for note in summary.notes:
+        console.print(escape(note), highlight=False, soft_wrap=True)
 
 
 manual_app = typer.Typer(no_args_is_help=True, help="Written answers: export them for tutors, import their scores.")

@@ -39,6 +39,7 @@ class ExportSummary:
     without_hand_in: int
     roster_kind: str | None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how to import the file
 
 
 def export_grades(results_dir: Path, out_file: Path, *, fmt: str, assignment: str | None = None,
@@ -76,7 +77,7 @@ def export_grades(results_dir: Path, out_file: Path, *, fmt: str, assignment: st
         with_points=sum(r.student is not None for r in table.sources),
         without_hand_in=sum(r.student is None for r in table.sources),
         roster_kind=participants.kind if participants else None,
-        warnings=warnings + matching.warnings + table.warnings)
+        warnings=warnings + matching.warnings + table.warnings, notes=table.notes)
 
 
 def write_table(table: Table, path: Path, *, bom: bool) -> Path:

@@ -28,6 +28,7 @@ class Table:
     rows: list[list[str]] = field(default_factory=list)  # one per student
     sources: list[ExportRow] = field(default_factory=list)  # what each row was made from
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the tutor does with the file in the course system
 
     def add(self, source: ExportRow, cells: list[str]) -> None:
         self.sources.append(source)
@@ -61,7 +62,8 @@ def feedback_text(row: ExportRow, settings: ExportSettings) -> str:
     if student.late_factor != 1:
         parts.append(student.lateness_message or f"Late: points × {format_points(student.late_factor)}")
     if student.pending:
-        parts.append(f"{format_points(student.pending_points)} points are still to be scored by a tutor")
+        open_points = format_points(student.pending_points)
+        parts.append(f"{open_points} point{'' if open_points == '1' else 's'} still to be scored by a tutor")
     if student.grading_failed:
         parts.append("The automatic grading failed and will be repeated, so these points are not final")
     elif student.not_gradable:
@@ -76,26 +78,37 @@ def _first_last(row: ExportRow) -> tuple[str, str]:
     return "", row.field("name") or ""  # one full name: shown in the last-name column, never split by guess
 
 
+MOODLE_IDENTIFIERS = {"student_id": "ID number", "email": "Email address"}
+
+
 class MoodleFormat:
     """Moodle's CSV grade import (Grades > Import > CSV file): one identifier column to map from (ID number or
-    Email address), the grade column and its feedback column, named as Moodle's own export names them."""
+    Email address), the grade column and its feedback column, named as Moodle's own export names them.
+
+    Only one identifier column, and every row has it: Moodle's importer keeps the user of the previous row when
+    the mapped cell is empty (the grade would go to the wrong student) and stops at a user it cannot find."""
 
     name = "moodle"
     bom = True  # Moodle's CSV reader strips a UTF-8 BOM; Excel needs it to show umlauts
 
     def table(self, rows: list[ExportRow], settings: ExportSettings) -> Table:
-        header = ["First name", "Last name", "ID number", "Email address", f"{settings.assignment} (Real)",
+        have = {key: sum(bool(row.field(key)) for row in rows) for key in MOODLE_IDENTIFIERS}
+        key = "student_id" if have["student_id"] >= have["email"] else "email"
+        column = MOODLE_IDENTIFIERS[key]
+        header = ["First name", "Last name", column, f"{settings.assignment} (Real)",
                   f"{settings.assignment} (Feedback)"]
-        table = Table(header=header)
+        table = Table(header=header, notes=[
+            f"in Moodle's import map from '{column}' to '{column}' "
+            f"({'useridnumber' if key == 'student_id' else 'useremail'}), '{header[3]}' to the grade item and "
+            f"'{header[4]}' to its feedback"])
         for row in rows:
-            sid, email = row.field("student_id") or "", row.field("email") or ""
-            if not sid and not email:
-                # Moodle stops the whole import at a row whose user it cannot find.
-                table.warnings.append(f"{row.field('name') or '?'}: no ID number and no e-mail, Moodle cannot "
-                                      "find the student: not exported")
+            identifier = row.field(key)
+            if not identifier:
+                table.warnings.append(f"{row.field('name') or '?'}: no {column.lower()}, Moodle could not find the "
+                                      "student: not exported")
                 continue
             first, last = _first_last(row)
-            table.add(row, [first, last, sid, email, points_cell(row, settings), feedback_text(row, settings)])
+            table.add(row, [first, last, identifier, points_cell(row, settings), feedback_text(row, settings)])
         return table
 
 

@@ -32,11 +32,12 @@ class ExportRow:
     student: StudentPoints | None
 
     def field(self, name: str) -> str | None:
-        """A roster field as the course system wrote it; without a roster, what the hand-in says."""
+        """A field as the roster has it (the course system's own value, even when empty); what the hand-in says
+        only where the roster has no such column, or there is no roster."""
         if self.entry is not None:
-            value = self.entry.name if name == "name" else self.entry.get(name)
-            if value or name not in ("student_id", "name", "email"):
-                return value
+            columns = ("name", "first_name", "last_name") if name == "name" else (name,)
+            if self.student is None or any(column in self.entry.cells for column in columns):
+                return self.entry.name if name == "name" else self.entry.get(name)
         return getattr(self.student, name, None) if self.student is not None else None
 
 
