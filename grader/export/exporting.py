@@ -93,9 +93,9 @@ def write_table(table: Table, path: Path, *, bom: bool) -> Path:
 
 
 def _one_line(text: str) -> str:
-    # Line-based CSV readers (older Moodle) split a quoted cell at its line break.
-    return " ".join(unicodedata.normalize("NFC", text).split()) if any(c in text for c in "\r\n\t") \
-        else unicodedata.normalize("NFC", text)
+    """NFC, and line breaks and tabs as spaces: line-based CSV readers (older Moodle) split a cell at a break."""
+    text = unicodedata.normalize("NFC", text)
+    return " ".join(text.split()) if any(c in text for c in "\r\n\t") else text
 
 
 def _load_results(results_dir: Path, db: Path | None, sheet: str | None) -> tuple[str, list[StoredResult]]:
@@ -142,7 +142,8 @@ def _not_final(students: list[StudentPoints], allow_pending: bool, question_orde
         for q in sorted(per_question, key=lambda q: order.get(q, len(order))):
             by_count.setdefault(per_question[q], []).append(q)
         parts.append("tutor checks not scored yet: " + "; ".join(
-            f"{', '.join(qs)} in {n} hand-in{'s' if n > 1 else ''}" for n, qs in sorted(by_count.items(), reverse=True)))
+            f"{', '.join(qs)} in {n} hand-in{'s' if n > 1 else ''}"
+            for n, qs in sorted(by_count.items(), reverse=True)))
     failed = sorted(name for name, s in hand_ins.items() if s.grading_failed)
     if failed:
         parts.append(f"grading failed (run `grader grade` again): {', '.join(failed)}")

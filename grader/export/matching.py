@@ -8,12 +8,15 @@ error that names both: the course system can take one grade per student, and whi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from grader.export.identity import email_key, names_match, normalise_student_id
 from grader.export.points import StudentPoints
 from grader.export.roster import Roster, RosterEntry
+
+_WORDS = re.compile(r"[^\s\-.,'’]+")
 
 
 class StudentConflict(ValueError):
@@ -68,6 +71,9 @@ def match_students(students: Sequence[StudentPoints], roster: Roster | None) -> 
         candidates = _candidates(student, roster.entries)
         if len(candidates) == 1:
             found.setdefault(candidates[0].line, []).append(student)
+            if _by_part_of_the_name(student, candidates[0]):
+                warnings.append(f"{_who(student)} taken to be {candidates[0].label()}: only part of the name "
+                                "matches (no id or e-mail to compare), check it")
         elif candidates:
             lines = ", ".join(str(e.line) for e in candidates)
             warnings.append(f"{_who(student)} fits several roster rows (lines {lines}): not exported; give the "
@@ -102,6 +108,15 @@ def _candidates(student: StudentPoints, entries: Sequence[RosterEntry]) -> list[
     if student.name:
         return [e for e in open_rows if e.name and names_match(student.name, e.name)]
     return []
+
+
+def _by_part_of_the_name(student: StudentPoints, entry: RosterEntry) -> bool:
+    if normalise_student_id(student.student_id) and normalise_student_id(student.student_id) == \
+            normalise_student_id(entry.student_id):
+        return False
+    if email_key(student.email) and email_key(student.email) == email_key(entry.email):
+        return False
+    return len(_WORDS.findall(student.name or "")) != len(_WORDS.findall(entry.name or ""))
 
 
 def _claimed_twice(students: Sequence[StudentPoints], *, key, what: str) -> list[str]:

@@ -1,19 +1,9 @@
 """A course system's participant list (the roster), read from the CSV the system itself exports.
 
-The columns are found by their names, as Moodle, ILIAS and Canvas write them (in English or German), or as a
-generic `student_id,name,email` file:
-
-| field | column names (case, spaces, '-' and '_' do not matter) |
-|---|---|
-| student id | student id, student_id, id number, ID-Nummer, Matrikelnummer, matriculation number, SIS User ID, id (generic files) |
-| e-mail | email, e-mail, email address, E-Mail-Adresse |
-| first / last name | first name, firstname, Vorname / last name, lastname, Nachname, surname |
-| full name | name, full name, student (Canvas: "Last, First") |
-| login | login, username, Benutzername, SIS Login ID |
-| system id | usr_id (ILIAS), ID (Canvas) |
-| section, status | section (Canvas), status (ILIAS status file) |
-
-Every other column is kept as it is (an ILIAS status file's notice and plagiarism columns are written back).
+Columns are found by name, as Moodle, ILIAS and Canvas write them (in English or German) or as a generic
+`student_id,name,email` file; `_ALIASES` lists the names per field, docs/exports.md has them as a table. A plain
+`id` column is Canvas's user id in a file with Canvas's columns, else the student id. Every other column is kept
+as it is (an ILIAS status file's notice and plagiarism columns are written back).
 """
 
 from __future__ import annotations

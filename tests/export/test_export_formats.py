@@ -126,3 +126,15 @@ def test_open_tutor_checks_refuse_the_export_and_say_which(pending_out, tmp_path
     assert "12.5 points still to be scored by a tutor" in rows["2301001"][9]
     assert "1a 0/1 (tutor part open)" in rows["2301001"][9]
     assert any("not final" in w for w in summary.warnings)
+
+
+@pytest.mark.parametrize("fmt, header", [("moodle", MOODLE), ("ilias", ILIAS), ("csv", PLAIN),
+                                         ("canvas", CANVAS[:5] + ["Blatt 2 (4412)"])])
+def test_the_example_files_in_the_docs_have_the_documented_columns(fmt, header):
+    rows = read_back(REPO / "docs" / "exports" / f"example-{fmt}.csv")
+    assert rows[0] == header and len(rows) > 2
+    assert (REPO / "docs" / "exports.md").read_text(encoding="utf-8").count(f"exports/example-{fmt}.csv") >= 1
+    if fmt in ("moodle", "csv"):  # made from the same gradebook as scored_out: the same points
+        column = 2 if fmt == "moodle" else 0
+        assert {row[column]: row[header.index("Blatt 2 (Real)" if fmt == "moodle" else "points")]
+                for row in rows[1:]} == EXPECTED

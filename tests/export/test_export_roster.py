@@ -119,6 +119,16 @@ def test_an_ambiguous_name_is_not_guessed(tmp_path):
     assert [row[4] for row in read_back(tmp_path / "x.csv")[1:]] == ["", ""]
 
 
+def test_a_match_by_part_of_the_name_is_pointed_out(tmp_path):
+    out = made_up_out(tmp_path / "out", [hand_in("Weber_2302030.zip", [("2302030", "Weber", None)])])
+    roster = write_csv(tmp_path / "r.csv", [["usr_id", "login", "lastname", "firstname"],
+                                            ["6199", "lweber", "Weber", "Lena"], ["6200", "mberg", "Berg", "Max"]])
+    summary = export_grades(out, tmp_path / "x.csv", fmt="ilias", course=REPO, roster=roster)
+    assert "2302030 'Weber' (hand-in Weber_2302030.zip) taken to be 'Lena Weber' (roster line 2): only part of the " \
+           "name matches (no id or e-mail to compare), check it" in summary.warnings
+    assert read_back(tmp_path / "x.csv")[1][:7] == ["1", "6199", "lweber", "Weber", "Lena", "notgraded", "4"]
+
+
 def test_an_id_on_the_roster_is_never_overruled_by_a_name(tmp_path):
     out = made_up_out(tmp_path / "out", [hand_in("Berg_2302099.zip", [("2302099", "Hanna Berg", None)])])
     roster = write_csv(tmp_path / "r.csv", [["name", "matrikelnummer"], ["Hanna Berg", "2302001"]])
