@@ -91,8 +91,13 @@ class MoodleFormat:
     name = "moodle"
     bom = True  # Moodle's CSV reader strips a UTF-8 BOM; Excel needs it to show umlauts
 
+    @staticmethod
+    def _identifier(row: ExportRow, key: str) -> str | None:
+        # With a roster only Moodle's own values identify: a hand-in's id may not be Moodle's ID number.
+        return row.entry.get(key) if row.entry is not None else row.field(key)
+
     def table(self, rows: list[ExportRow], settings: ExportSettings) -> Table:
-        have = {key: sum(bool(row.field(key)) for row in rows) for key in MOODLE_IDENTIFIERS}
+        have = {key: sum(bool(self._identifier(row, key)) for row in rows) for key in MOODLE_IDENTIFIERS}
         key = "student_id" if have["student_id"] >= have["email"] else "email"
         column = MOODLE_IDENTIFIERS[key]
         header = ["First name", "Last name", column, f"{settings.assignment} (Real)",
@@ -102,7 +107,7 @@ class MoodleFormat:
             f"({'useridnumber' if key == 'student_id' else 'useremail'}), '{header[3]}' to the grade item and "
             f"'{header[4]}' to its feedback"])
         for row in rows:
-            identifier = row.field(key)
+            identifier = self._identifier(row, key)
             if not identifier:
                 table.warnings.append(f"{row.field('name') or '?'}: no {column.lower()}, Moodle could not find the "
                                       "student: not exported")

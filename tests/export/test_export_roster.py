@@ -61,6 +61,17 @@ def test_moodle_roster_matches_ids_emails_and_names_and_keeps_what_moodle_stores
     assert summary.roster_kind == "moodle" and summary.without_hand_in == 1 and summary.rows == 3
 
 
+def test_with_a_roster_only_moodles_own_values_identify(out, tmp_path):
+    """A participants download without ID numbers: the e-mail identifies, never an id from a file name."""
+    roster = write_csv(tmp_path / "r.csv", [["First name", "Last name", "Email address"],
+                                            ["Hanna", "Berg", "hanna.berg@example.org"],
+                                            ["Jürgen", "Müller", "jm@example.org"]])
+    export_grades(out, tmp_path / "m.csv", fmt="moodle", course=REPO, roster=roster)
+    assert [row[:4] for row in read_back(tmp_path / "m.csv")] == [
+        ["First name", "Last name", "Email address", "RGANN sheet 02: LSTMs, regularisation, VAEs, GANs (Real)"],
+        ["Hanna", "Berg", "hanna.berg@example.org", "4"], ["Jürgen", "Müller", "jm@example.org", "2.5"]]
+
+
 def test_names_match_across_case_umlauts_sharp_s_and_nfd(out, tmp_path):
     export_grades(out, tmp_path / "p.csv", fmt="csv", course=REPO, roster=moodle_roster(tmp_path / "r.csv"))
     rows = {row[1]: row for row in read_back(tmp_path / "p.csv")[1:]}
