@@ -29,7 +29,7 @@ class StudentConflict(ValueError):
 
 @dataclass(frozen=True)
 class ExportRow:
-    """One line of an export: a roster row and/or a hand-in student; points None means no hand-in."""
+    """One line of an export: a roster row and/or a hand-in student (student None: no hand-in)."""
 
     entry: RosterEntry | None
     student: StudentPoints | None
