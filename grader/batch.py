@@ -38,7 +38,7 @@ from grader.gradebook import FailedCell, FlagRecord, Gradebook, GradebookError, 
 from grader.grading import SubmissionGrade, execution_settings, grade_file, judge, plan_checks
 from grader.intake.deadline import ManifestError, assess_lateness, read_manifest, submission_time
 from grader.intake.extract import IntakeError, extract_submission
-from grader.intake.naming import Student, nfc, normalize_student_id, parse_submission_name
+from grader.intake.naming import Student, nfc, normalise_student_id, parse_submission_name
 from grader.intake.team import TeamMember, compare_team, names_match, parse_team_text, read_team_info, same_id
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
@@ -468,14 +468,14 @@ def _team_students(named: Sequence[Student], declared: Sequence[TeamMember], id_
         if match is None and student.name:
             match = next((m for m in unused if m.name and names_match(m.name, student.name)), None)
         if match is None:
-            students.append(StudentRecord(normalize_student_id(student.student_id), student.name, None, "file name"))
+            students.append(StudentRecord(normalise_student_id(student.student_id), student.name, None, "file name"))
             continue
         unused.remove(match)
         named_id_ok = student.student_id is not None and re.fullmatch(id_pattern, student.student_id) is not None
         student_id = student.student_id if named_id_ok or not match.student_id else match.student_id
-        students.append(StudentRecord(normalize_student_id(student_id), match.name or student.name, match.email,
+        students.append(StudentRecord(normalise_student_id(student_id), match.name or student.name, match.email,
                                       "file name and hand-in"))
-    students.extend(StudentRecord(normalize_student_id(m.student_id), m.name, m.email, "hand-in only") for m in unused)
+    students.extend(StudentRecord(normalise_student_id(m.student_id), m.name, m.email, "hand-in only") for m in unused)
     return students
 
 

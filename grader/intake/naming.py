@@ -152,15 +152,15 @@ def parse_submission_name(filename: str, rule: NamingRule | None = None) -> Pars
     return ParsedName(base, extension, tuple(students), tuple(problems))
 
 
-def normalize_student_id(student_id: str | None) -> str | None:
-    """One spelling per student id: no blanks, case folded, and a numeric id without leading zeros
-    ("02301002" and "2301002" are the same matriculation number), so duplicate checks and exports agree."""
-    if student_id is None:
+def normalise_student_id(raw: str | None) -> str | None:
+    """The one spelling of a student id everywhere (duplicate checks, the gradebook, every export):
+    '02301002', ' 2301002 ', '2301 002' -> '2301002'; 'AB12' -> 'ab12'; '', '0', None -> None (no id)."""
+    if raw is None:
         return None
-    compact = "".join(student_id.split()).casefold()
-    if compact.isascii() and compact.isdigit():
-        return compact.lstrip("0") or "0"
-    return compact
+    text = "".join(unicodedata.normalize("NFKC", raw).split()).casefold()
+    if text.isdigit():
+        text = text.lstrip("0")
+    return text or None
 
 
 def find_duplicate_students(
@@ -177,7 +177,7 @@ def find_duplicate_students(
         result.setdefault(submission, [])
         for student in students:
             if student.student_id:
-                holders[normalize_student_id(student.student_id)].append((submission, student))
+                holders[normalise_student_id(student.student_id)].append((submission, student))
 
     for student_id, entries in holders.items():
         if len(entries) < 2:

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from grader.intake.flags import Flag
-from grader.intake.naming import Student, nfc, normalize_student_id
+from grader.intake.naming import Student, nfc, normalise_student_id
 
 # Team info sits at the top of a hand-in; this much of its text is plenty and bounds the work.
 _MAX_TEXT_CHARS = 2_000_000
@@ -201,7 +201,7 @@ def _strip_accents(text: str) -> str:
 
 
 def same_id(first: str, second: str) -> bool:
-    return normalize_student_id(first) == normalize_student_id(second)
+    return normalise_student_id(first) == normalise_student_id(second)
 
 
 # --- turning files into text -------------------------------------------------------------

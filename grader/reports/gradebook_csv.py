@@ -13,7 +13,7 @@ import csv
 from pathlib import Path
 
 from grader.gradebook import StoredResult
-from grader.intake.naming import normalize_student_id
+from grader.intake.naming import normalise_student_id
 from grader.rubric.models import Rubric
 from grader.textsafe import spreadsheet_inert
 
@@ -39,7 +39,7 @@ def gradebook_rows(results: list[StoredResult], rubric: Rubric) -> list[dict[str
         })
         students = record.students or [None]
         for student in students:
-            rows.append({"student_id": (normalize_student_id(student.student_id) if student else None) or "",
+            rows.append({"student_id": (normalise_student_id(student.student_id) if student else None) or "",
                          "name": (student.name if student else None) or "",
                          "email": (student.email if student else None) or "", **shared})
     return [{key: spreadsheet_inert(value) for key, value in row.items()} for row in rows]
