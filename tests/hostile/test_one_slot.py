@@ -10,6 +10,7 @@ ran in the warm pool.
 from __future__ import annotations
 
 import csv
+import re
 import threading
 import time
 import uuid
@@ -161,7 +162,11 @@ def build(folder: Path) -> _Builder:
     hand_ins.attack("reply_flood", without("1b"), replace={"1b": FLOOD_REPLY})
     hand_ins.attack("output_flood", after={"3g": [f"print('spam ' * 200)\nraise ValueError({i})"
                                                   for i in range(FLOOD_CELLS)]})
-    hand_ins.attack("html_in_feedback", after={"1c": [HTML_ERROR]})
+    hand_ins.honest()
+    marked = hand_ins.team()
+    marked[0] = Member("Mal <img src=x onerror=alert(1)> [a](http://example.invalid/x.png) " + marked[0].name.split()[-1],
+                       marked[0].student_id, marked[0].email)
+    hand_ins.add("html_in_feedback", dict(FULL), team=marked, after={"1c": [HTML_ERROR]})
     # The same student id written twice: 02310900 and 2310900.
     hand_ins.attack("id_with_zero", team=[Member("Ada Zeroa", "02310900", "a0@uni.example"),
                                           Member("Ben Zerob", "2310901", "b0@uni.example")])
@@ -273,8 +278,11 @@ def test_output_is_bounded_and_escaped(one_slot):
     assert len(feedback) < MAX_FEEDBACK_BYTES
     html_case = records[hand_ins.cases["html_in_feedback"]]
     markdown = (out / html_case.folder / "feedback.md").read_text("utf-8")
-    assert "&lt;img src=x onerror=alert(1)&gt;" in markdown and "<img" not in markdown
-    assert "](http" not in markdown
+    # The team's name (in the text) is escaped; the cell's error is in a code fence, where viewers show it as is.
+    outside_fences = re.sub(r"(?ms)^(`{3,})\n.*?\n\1$", "", markdown)
+    assert "Mal &lt;img src=x onerror=alert(1)&gt;" in outside_fences
+    assert "<img" not in outside_fences and "](http" not in outside_fences
+    assert "<img src=x" in markdown  # inside the fence
 
 
 def test_names_never_stop_the_batch_and_get_folders_of_their_own(one_slot):
