@@ -50,6 +50,9 @@ CELL_STATUSES = ("ok", "error", "timeout", "exit", "memory")  # what the worker 
 # What the grader keeps of one hand-in's replies, all requests together (a reply alone is capped by the frame
 # checks at MAX_ELEMENTS): a channel the hand-in forges frames on cannot make the grader hold more.
 MAX_HAND_IN_ELEMENTS = 2 * MAX_ELEMENTS
+# Replies up to this size are always kept (a rubric asks a bounded number of questions): a flood of large replies
+# to one function does not cost the hand-in its answers to the others.
+SMALL_REPLY = 2**16
 # Numeric lists longer than this are kept as numpy arrays (8 bytes a number instead of about 32).
 LIST_AS_ARRAY = 1024
 # Cell output and error text kept per hand-in; past it, errors keep their last SHORT_ERROR characters.
@@ -171,7 +174,7 @@ class RunReport:
     wall_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     ignored_magics: list[str] = field(default_factory=list)
-    reply_elements: int = 0  # what the replies kept so far hold, counted as in element_count
+    reply_elements: int = 0  # what the large replies kept so far hold, counted as in element_count
     text_kept: int = 0  # characters of cell output and errors kept so far (MAX_HAND_IN_TEXT at most)
 
     @property
@@ -553,10 +556,11 @@ def _bounded(reply: Reply, report: RunReport) -> Reply:
     if count > MAX_ELEMENTS:
         return Reply(reply.key, ok=False, error=f"the reply holds {count} elements, more than the {MAX_ELEMENTS} "
                                                 "a worker may send (its channel was tampered with)")
-    if report.reply_elements + count > MAX_HAND_IN_ELEMENTS:
-        return Reply(reply.key, ok=False, error=f"the hand-in's replies hold more than {MAX_HAND_IN_ELEMENTS} "
-                                                "elements together; this one was not kept")
-    report.reply_elements += count
+    if count > SMALL_REPLY:
+        if report.reply_elements + count > MAX_HAND_IN_ELEMENTS:
+            return Reply(reply.key, ok=False, error=f"the hand-in's large replies hold more than "
+                                                    f"{MAX_HAND_IN_ELEMENTS} elements together; this one was not kept")
+        report.reply_elements += count
     reply.value = _lists_as_arrays(reply.value)
     if reply.grads:
         reply.grads = _lists_as_arrays(reply.grads)

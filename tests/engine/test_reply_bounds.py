@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.execution.runner import (MAX_HAND_IN_ELEMENTS, RunReport, _bounded, _parse_reply, element_count)
+from grader.execution.runner import MAX_HAND_IN_ELEMENTS, SMALL_REPLY, RunReport, _bounded, _parse_reply, element_count
 from grader.execution.worker import MAX_ELEMENTS
 
 
@@ -32,8 +32,9 @@ def test_a_hand_in_keeps_at_most_its_element_budget_and_long_lists_become_arrays
     big = reply(np.zeros(MAX_ELEMENTS), "numpy")
     assert _bounded(big, report).ok and _bounded(reply(np.zeros(MAX_ELEMENTS), "numpy"), report).ok
     assert report.reply_elements == 2 * MAX_ELEMENTS == MAX_HAND_IN_ELEMENTS
-    refused = _bounded(reply(np.zeros(10), "numpy"), report)
+    refused = _bounded(reply(np.zeros(SMALL_REPLY + 1), "numpy"), report)
     assert not refused.ok and "more than" in refused.error
+    assert _bounded(reply(np.zeros(SMALL_REPLY), "numpy"), report).ok  # small replies are always kept
     alone = _bounded(reply(np.zeros(MAX_ELEMENTS + 1), "numpy"), RunReport({}, {}, "test", {}))
     assert not alone.ok and "a worker may send" in alone.error
     kept = _bounded(reply([0.5] * 5000, "list"), RunReport({}, {}, "test", {}))
