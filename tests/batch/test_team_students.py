@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from grader.batch import BATCH_FILES, BatchError, BatchOptions, _team_students, assign_folders, run_batch
+from grader.batch import BATCH_FILES, _team_students, assign_folders
 from grader.intake.naming import NamingRule, parse_submission_name
 from grader.intake.team import TeamMember
-from tests.conftest import REPO
 
 DIGITS = NamingRule().id_pattern
 
