@@ -23,8 +23,8 @@ TARGET_BYTES = 2**30
 
 FLOODS = {
     "baseline": None,
-    "arrays": "import numpy as np\ndef forget_gate_delta(net_phi, zeta, s_prev):\n    return np.full(4_000_000, 0.5)",
-    "float_lists": "def forget_gate_delta(net_phi, zeta, s_prev):\n    return [0.5] * 4_000_000",
+    "arrays": "import numpy as np\nimport torch\ndef forget_gate_delta(net_phi, zeta, s_prev):\n    return np.full(4_000_000, 0.5)",
+    "float_lists": "import numpy as np\nimport torch\ndef forget_gate_delta(net_phi, zeta, s_prev):\n    return [0.5] * 4_000_000",
 }
 
 CHILD = """

@@ -25,7 +25,9 @@ from tests.hostile.corpus import FULL, HANDED_IN, MAIN_FILE, master_notebook, wi
 from tests.hostile.test_hostile_corpus import peak_memory_bytes, require_protections
 
 MAX_STALL_SECONDS = 1.0
-MAX_GRADER_GROWTH_BYTES = 600 * 2**20
+# Growth of this test process's peak (what ran before it counts too); bench/flood_memory.py measures the grader's
+# absolute peak on the flood in a fresh process (0.62-0.80 GiB, against the issue's 1 GB).
+MAX_GRADER_GROWTH_BYTES = 800 * 2**20
 MAX_FEEDBACK_BYTES = 200_000
 FLOOD_CELLS = 3_000  # failing, printing cells (the red team's had 20,000: the cap does not depend on the count)
 TOKEN = uuid.uuid4().hex[:10]
@@ -112,6 +114,7 @@ LONG_CODE_LINE = "team_size" + " " * 3000 + "= 2\n"
 # 4,000,000 numbers per reply, eight calls: 256 MB of replies for one hand-in if the grader kept them all.
 FLOOD_REPLY = """
     import numpy as np
+    import torch  # the master's cell for 1b imports it for the later cells
     def forget_gate_delta(net_phi, zeta, s_prev):
         return np.full(4_000_000, 0.5)
 """
