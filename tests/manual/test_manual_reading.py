@@ -101,7 +101,7 @@ def test_reading_is_bounded(tmp_path: Path, sheet02_questions: list[ProseQuestio
     with pytest.raises(HandInReadError, match="MB"):
         read_file_answers(text, sheet02_questions, ReadLimits(max_file_bytes=10))
     with pytest.raises(HandInReadError, match="longer than"):
-        read_file_answers(text, sheet02_questions, ReadLimits(wall_seconds=0.001))
+        read_file_answers(text, sheet02_questions, ReadLimits(wall_seconds=0.0001))
     # Out of memory is a MemoryError, or an import that fails inside CPython: either way the read is refused.
     with pytest.raises(HandInReadError, match="more memory than allowed|reading it failed"):
         read_file_answers(text, sheet02_questions, ReadLimits(memory_bytes=32 * 1024 * 1024))
