@@ -41,6 +41,7 @@ from grader.intake.naming import Student, nfc, parse_submission_name
 from grader.intake.team import TeamMember, compare_team, names_match, parse_team_text, read_team_info
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
+from grader.similarity.run import similarity_after_grading
 
 ENGINE_VERSION = __version__
 MANIFEST_NAME = "manifest.csv"
@@ -163,8 +164,11 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
                 status = "interrupted"
             book.finish_run(summary.run_id, status=status, graded=len(summary.graded), skipped=len(summary.skipped),
                             failed=len(summary.failed))
+        # Similar hand-ins (grader/similarity): flags for tutors in the gradebook; never fails the batch.
+        similarity = similarity_after_grading(book, loaded, out, workers=jobs, now=options.now)
+        summary.interrupted = summary.interrupted or similarity.interrupted
         summary.outputs = write_outputs(book.results(sheet), loaded, out,
-                                        now=options.now or datetime.now(UTC))
+                                        now=options.now or datetime.now(UTC), similarity=similarity.state)
     return summary
 
 

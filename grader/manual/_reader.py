@@ -5,8 +5,9 @@ before anything that parses files is imported, and before every file the CPU lim
 so far plus cpu_seconds, so each file gets its own CPU budget. The child answers {"ready": true} once it has
 imported the readers. Then one request per line:
 {"path": str, "questions": [{"id", "task", "part", "text"}] | null, "code_chars": int | null}. The reply is
-{"ok": true, "answers": {id: AnswerText} | null, "code": [{"label", "text", "question"}] | null,
-"code_notes": [str], "code_error": str | null} or {"ok": false, "error": str}. End of input ends the process.
+{"ok": true, "answers": {id: AnswerText} | null, "answers_error": str | null, "code": [{"label", "text",
+"question"}] | null, "code_notes": [str], "code_error": str | null}: a file whose answers cannot be read may
+still give its code, and the other way round. End of input ends the process.
 """
 
 from __future__ import annotations
@@ -32,21 +33,21 @@ def main() -> int:
         request = json.loads(line)
         _cpu_budget(limits["cpu_seconds"])
         path = Path(request["path"])
-        reply: dict = {"ok": True, "answers": None, "code": None, "code_notes": [], "code_error": None}
-        try:
-            if request.get("questions") is not None and path.suffix.lower() in SUPPORTED_SUFFIXES:
-                questions = [ProseQuestion(id=q["id"], task=tuple(q["task"]) if isinstance(q["task"], list)
-                                           else q["task"], part=q["part"], text=q["text"])
-                             for q in request["questions"]]
+        reply: dict = {"ok": True, "answers": None, "answers_error": None, "code": None, "code_notes": [],
+                       "code_error": None}
+        if request.get("questions") is not None and path.suffix.lower() in SUPPORTED_SUFFIXES:
+            questions = [ProseQuestion(id=q["id"], task=tuple(q["task"]) if isinstance(q["task"], list)
+                                       else q["task"], part=q["part"], text=q["text"]) for q in request["questions"]]
+            try:
                 answers = extract_answers(path, questions)
                 reply["answers"] = {qid: answer.model_dump() for qid, answer in answers.items()}
-            if request.get("code_chars") is not None and path.suffix.lower() in CODE_SUFFIXES:
-                try:
-                    reply["code"], reply["code_notes"] = read_code(path, request["code_chars"])
-                except CodeReadError as exc:
-                    reply["code_error"] = str(exc)
-        except HandInReadError as exc:
-            reply = {"ok": False, "error": str(exc)}
+            except HandInReadError as exc:
+                reply["answers_error"] = str(exc)
+        if request.get("code_chars") is not None and path.suffix.lower() in CODE_SUFFIXES:
+            try:
+                reply["code"], reply["code_notes"] = read_code(path, request["code_chars"])
+            except CodeReadError as exc:
+                reply["code_error"] = str(exc)
         sys.stdout.write(json.dumps(reply, ensure_ascii=False) + "\n")
         sys.stdout.flush()
     return 0

@@ -62,6 +62,7 @@ class FileRequest:
 @dataclass
 class FileReply:
     answers: dict[str, AnswerText] | None = None
+    answers_error: str | None = None  # why the file's written answers could not be read (it names the file)
     code: list[dict] | None = None  # [{"label", "text", "question"}] (grader.similarity.sources.read_code)
     code_notes: list[str] = field(default_factory=list)
     code_error: str | None = None
@@ -82,6 +83,8 @@ def read_file_answers(path: Path, questions: list[ProseQuestion], limits: ReadLi
     reply = read_files([FileRequest(Path(path), questions)], workers=1, limits=limits)[0]
     if isinstance(reply, HandInReadError):
         raise reply
+    if reply.answers_error:
+        raise HandInReadError(reply.answers_error)
     return reply.answers or {}
 
 
@@ -132,8 +135,9 @@ def many_hand_in_answers(jobs: Sequence[tuple[Path, Sequence[str]]], questions: 
         per_file: list[tuple[str, dict[str, AnswerText] | str]] = []
         for name in files:
             reply = next(replies)
-            if isinstance(reply, HandInReadError):
-                per_file.append((name, str(reply).replace(str(Path(files_dir) / name), f"'{name}'")))
+            failure = str(reply) if isinstance(reply, HandInReadError) else reply.answers_error
+            if failure:
+                per_file.append((name, failure.replace(str(Path(files_dir) / name), f"'{name}'")))
             else:
                 per_file.append((name, reply.answers or {}))
         merged.append(merge_answers(per_file, [q.id for q in questions]))
@@ -191,6 +195,7 @@ class _ReaderChild:
             answers = reply.get("answers")
             return FileReply(
                 answers=None if answers is None else {qid: AnswerText.model_validate(a) for qid, a in answers.items()},
+                answers_error=None if reply.get("answers_error") is None else str(reply["answers_error"]),
                 code=_code_units(reply.get("code")), code_notes=[str(n) for n in reply.get("code_notes") or []],
                 code_error=None if reply.get("code_error") is None else str(reply["code_error"]))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:

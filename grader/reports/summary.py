@@ -1,6 +1,6 @@
 """summary.html: what a tutor needs at a glance. Hand-ins that need a human (flags, errors) come first,
-then the totals histogram and each question's pass rate (matplotlib PNGs embedded as base64), then all
-hand-ins with links to their feedback.
+then the pairs of similar hand-ins (grader/similarity), the totals histogram and each question's pass rate
+(matplotlib PNGs embedded as base64), then all hand-ins with links to their feedback.
 
 A question's pass rate is the share of graded hand-ins that passed all of its automatic checks; questions
 graded only by tutors have none and are left out.
@@ -18,9 +18,10 @@ from urllib.parse import quote
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from grader.gradebook import StoredResult
+from grader.gradebook import SimilarityState, StoredResult
 from grader.reports.document import page
 from grader.rubric.models import Rubric
+from grader.similarity.page import summary_section
 
 
 def needs_attention(result: StoredResult) -> bool:
@@ -44,7 +45,7 @@ def pass_rates(results: list[StoredResult], rubric: Rubric) -> dict[str, float]:
 
 
 def write_summary(results: list[StoredResult], rubric: Rubric, path: Path, *, now: datetime,
-                  notes: list[str] | None = None) -> Path:
+                  notes: list[str] | None = None, similarity: SimilarityState | None = None) -> Path:
     ordered = sorted(results, key=lambda r: (not needs_attention(r), r.record.file_name))
     flagged = [r for r in ordered if needs_attention(r)]
     body = [f"<h1>{html.escape(rubric.title)}: batch summary</h1>",
@@ -59,6 +60,7 @@ def write_summary(results: list[StoredResult], rubric: Rubric, path: Path, *, no
         body.append(f"<p class=\"bad\">{html.escape(note)}</p>")
     body.append("<h2>Needs a human</h2>")
     body.append(_table(flagged) if flagged else "<p>Nothing flagged.</p>")
+    body.extend(summary_section(similarity))
     if results:
         body.append("<h2>Totals</h2>")
         body.append(_image(_histogram([r.total for r in results], rubric.max_points + rubric.bonus_points),

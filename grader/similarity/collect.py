@@ -98,14 +98,18 @@ def _hand_in(file_name: str, files_dir: Path, prose: list[str], code: list[str],
         per_file: list[tuple[str, dict | str]] = []
         for name in prose:
             reply = by_file[name]
-            if isinstance(reply, HandInReadError):
-                per_file.append((name, _without_path(str(reply), files_dir, name)))
-                if name not in code:
-                    notes.append(_without_path(str(reply), files_dir, name))
+            failure = reply if isinstance(reply, HandInReadError) else reply.answers_error
+            if failure:
+                why = _without_path(str(failure), files_dir, name)
+                per_file.append((name, why))
+                if name not in code or not isinstance(reply, HandInReadError):
+                    notes.append(f"written answers: {why}")
             else:
                 per_file.append((name, reply.answers or {}))
         merged = merge_answers(per_file, question_ids)
         answers = {qid: answer.text for qid, answer in merged.items() if answer.found and answer.text.strip()}
+    if not units and not answers and not notes:
+        notes.append("nothing to compare: no code and no written answer was found in it")
     return HandInText(id=file_name, code=tuple(units), answers=answers, notes=tuple(notes))
 
 

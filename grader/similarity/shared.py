@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.model_answers import ModelAnswersError, load_model_answers
+from grader.model_answers import ModelAnswersError, SheetAnswers, load_model_answers
 from grader.notebooks import MarkupError, make_template
 from grader.rubric.load import LoadedRubric
 from grader.rubric.models import ChoiceCheck, FunctionCheck, PropertyCheck, ValueCheck
@@ -45,9 +45,10 @@ def checked_names(loaded: LoadedRubric) -> dict[str, str]:
     return names
 
 
-def shared_material(loaded: LoadedRubric, extra: list[Path] | None = None) -> SharedMaterial:
+def shared_material(loaded: LoadedRubric, extra: list[Path] | None = None, *,
+                    answers: SheetAnswers | None = None) -> SharedMaterial:
     """The sheet's shared material. Raises SharedMaterialError for a master, model answers or extra file that
-    cannot be read."""
+    cannot be read. `answers`: the rubric's model answers when the caller has loaded them already."""
     rubric, root = loaded.rubric, Path(loaded.course_root)
     code: list[str] = []
     text: list[str] = []
@@ -63,7 +64,7 @@ def shared_material(loaded: LoadedRubric, extra: list[Path] | None = None) -> Sh
         sources.append(f"the released template (made from {rubric.master_notebook})")
     if rubric.model_answers:
         try:
-            answers = load_model_answers(root / rubric.model_answers)
+            answers = answers or load_model_answers(root / rubric.model_answers)
         except ModelAnswersError as exc:
             raise SharedMaterialError(str(exc)) from None
         questions = [a.question for a in answers.questions.values() if a.question]
