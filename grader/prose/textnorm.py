@@ -115,9 +115,14 @@ def folded_word_spans(text: str) -> list[tuple[str, int, int]]:
     blanked = _MARKUP.sub(lambda m: " " * len(m.group()), text)
     spans = []
     for match in _WRITTEN_WORD.finditer(blanked):
-        joined = re.sub(r"(\w)-(\w)", r"\1\2", fold(match.group()))
-        spans.extend((word, match.start(), match.end()) for word in _WORD.findall(joined))
+        spans.extend((word, match.start(), match.end()) for word in _folded_word(match.group()))
     return spans
+
+
+@lru_cache(maxsize=65536)
+def _folded_word(written: str) -> tuple[str, ...]:
+    """A written word folded as folded_words folds it (cached: texts repeat their words)."""
+    return tuple(_WORD.findall(re.sub(r"(\w)-(\w)", r"\1\2", fold(written))))
 
 
 @lru_cache(maxsize=65536)

@@ -16,8 +16,9 @@
    matches at most once (as JPlag's greedy string tiling does). A run counts when enough of its tokens are
    own tokens: two independent solutions of a short function share a few lines, not a passage.
 6. Scores: a part's score is the larger of the two hand-ins' shares (matched own tokens / all own tokens),
-   damped linearly while less than the evidence size matches in all. The pair's score is the largest of the
-   code score, the score of all written answers together, and the best single question's score.
+   damped linearly while less than the evidence size matches in all. Parts: all code; the code that answers
+   the questions (what the rubric checks); all written answers; each single answer. The pair's score is the
+   largest of them.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class _Stream:
         self.common_at = np.zeros(len(self.content), dtype=bool)  # k-gram is a passage everybody has
         self.positions: dict[int, list[int]] = {}
         self.prefix: list[int] = []
+        self.answer_prefix: list[int] = []
 
     def indexable_keys(self) -> set[int]:
         """The keys of fingerprints that are not shared material."""
@@ -111,6 +113,8 @@ class _Stream:
         inside = np.cumsum(mask[:-1]) > 0
         own = ~inside & (np.asarray(self.ids, dtype=np.int64) != _SEPARATOR) if self.ids else inside
         self.prefix = [0, *np.cumsum(own, dtype=np.int64).tolist()]
+        answering = own & np.array([q is not None for q in self.question], dtype=bool) if self.ids else own
+        self.answer_prefix = [0, *np.cumsum(answering, dtype=np.int64).tolist()]
         usable = self.fingerprints[~(self.shared_at | self.common_at)[self.fingerprints]]
         for key, position in zip(self.keys[usable].tolist(), self.starts[usable].tolist()):
             found = self.positions.setdefault(key, [])
@@ -119,6 +123,10 @@ class _Stream:
 
     def own(self, start: int = 0, end: int | None = None) -> int:
         return self.prefix[len(self.ids) if end is None else end] - self.prefix[start]
+
+    def own_answering(self, start: int = 0, end: int | None = None) -> int:
+        """Own tokens that belong to a question (code of the checked functions and variables)."""
+        return self.answer_prefix[len(self.ids) if end is None else end] - self.answer_prefix[start]
 
     def own_in_unit(self, unit: int) -> int:
         start, end = self.bounds[unit]
@@ -167,10 +175,11 @@ def find_similar(hand_ins: Sequence[HandInText], shared: SharedMaterial | None =
         p.prose.common_at = np.isin(p.prose.keys, common_prose)
         p.code.settle(settings.max_positions)
         p.prose.settle(settings.max_positions)
-    candidates = sorted(code_pairs | prose_pairs)
+    candidates = sorted(code_pairs.keys() | prose_pairs.keys())
     pairs = []
     for a, b in candidates:
-        pair = _compare(prepared[a], prepared[b], settings)
+        pair = _compare(prepared[a], prepared[b], code_pairs.get((a, b), []), prose_pairs.get((a, b), []),
+                        settings)
         if pair is not None and pair.score >= settings.listed_from:
             pairs.append(pair)
     order = {name: number for number, name in enumerate(ids)}
@@ -234,30 +243,33 @@ def _shared_hashes(shared: SharedMaterial, settings: SimilaritySettings) -> tupl
             np.unique(np.concatenate(prose)) if prose else _EMPTY_HASHES)
 
 
-def _candidates(streams: list[_Stream], limit: int) -> tuple[set[tuple[int, int]], np.ndarray]:
-    """Pairs of streams that share an own fingerprint, and the keys of passages more than `limit` have."""
+def _candidates(streams: list[_Stream], limit: int) -> tuple[dict[tuple[int, int], list[int]], np.ndarray]:
+    """The pairs of streams that share own fingerprints, with those fingerprints' keys (the seeds of their
+    comparison), and the keys of passages that more than `limit` streams have."""
     postings: dict[int, list[int]] = {}
     for number, stream in enumerate(streams):
         for key in stream.indexable_keys():
             postings.setdefault(key, []).append(number)
     common = [key for key, holders in postings.items() if len(holders) > limit]
-    pairs: set[tuple[int, int]] = set()
-    for holders in postings.values():
+    pairs: dict[tuple[int, int], list[int]] = {}
+    for key, holders in postings.items():
         if 2 <= len(holders) <= limit:
-            pairs.update(combinations(holders, 2))
+            for pair in combinations(holders, 2):
+                pairs.setdefault(pair, []).append(key)
     return pairs, np.array(sorted(common), dtype=np.uint64)
 
 
 # --- comparing one pair -------------------------------------------------------------------------------------
 
 
-def _runs(a: _Stream, b: _Stream, min_run: int) -> list[_Run]:
-    """The matching runs of two streams, tiled greedily (longest first); only runs with enough own tokens."""
-    seeds = sorted((pa, pb) for key in a.positions.keys() & b.positions.keys()
-                   for pa in a.positions[key] for pb in b.positions[key])
-    found: list[tuple[int, int, int]] = []  # (length, start in a, start in b)
+def _runs(a: _Stream, b: _Stream, keys: list[int], min_run: int) -> list[_Run]:
+    """The matching runs of two streams around the fingerprints (`keys`) they share, tiled greedily (longest
+    first); only runs with enough own tokens count."""
+    seeds = sorted((pa, pb) for key in keys for pa in a.positions.get(key, ()) for pb in b.positions.get(key, ()))
+    found: list[tuple[int, int, int, int, int]] = []  # (length, start in a, start in b, own in a, own in b)
     extended: dict[int, list[tuple[int, int]]] = {}  # per diagonal (pb - pa): runs already found
-    ids_a, ids_b = a.ids, b.ids
+    ids_a, ids_b, size_a, size_b = a.ids, b.ids, len(a.ids), len(b.ids)
+    prefix_a, prefix_b = a.prefix, b.prefix
     for pa, pb in seeds:
         diagonal = pb - pa
         if any(start <= pa < end for start, end in extended.get(diagonal, ())):
@@ -267,20 +279,22 @@ def _runs(a: _Stream, b: _Stream, min_run: int) -> list[_Run]:
             start_a -= 1
             start_b -= 1
         end_a, end_b = pa, pb
-        while end_a < len(ids_a) and end_b < len(ids_b) and ids_a[end_a] == ids_b[end_b] != _SEPARATOR:
+        while end_a < size_a and end_b < size_b and ids_a[end_a] == ids_b[end_b] != _SEPARATOR:
             end_a += 1
             end_b += 1
         extended.setdefault(diagonal, []).append((start_a, end_a))
-        found.append((end_a - start_a, start_a, start_b))
+        own_a = prefix_a[end_a] - prefix_a[start_a]
+        own_b = prefix_b[end_b] - prefix_b[start_b]
+        if own_a >= min_run and own_b >= min_run:  # most shared fingerprints sit in short runs: never count
+            found.append((end_a - start_a, start_a, start_b, own_a, own_b))
+    if not found:
+        return []
     found.sort(key=lambda run: (-run[0], run[1], run[2]))
-    taken_a, taken_b = bytearray(len(ids_a)), bytearray(len(ids_b))
+    taken_a, taken_b = bytearray(size_a), bytearray(size_b)
     runs = []
-    for length, start_a, start_b in found:
+    for length, start_a, start_b, own_a, own_b in found:
         end_a, end_b = start_a + length, start_b + length
         if taken_a.find(1, start_a, end_a) != -1 or taken_b.find(1, start_b, end_b) != -1:
-            continue
-        own_a, own_b = a.own(start_a, end_a), b.own(start_b, end_b)
-        if min(own_a, own_b) < min_run:
             continue
         taken_a[start_a:end_a] = b"\x01" * length
         taken_b[start_b:end_b] = b"\x01" * length
@@ -296,18 +310,25 @@ def _part(matched_a: int, matched_b: int, own_a: int, own_b: int, evidence: int)
                      share_b=round(share_b, 4), matched_a=matched_a, matched_b=matched_b, own_a=own_a, own_b=own_b)
 
 
-def _compare(a: _Prepared, b: _Prepared, settings: SimilaritySettings) -> PairReport | None:
-    code_runs = _runs(a.code, b.code, settings.code_min_run)
-    prose_runs = _runs(a.prose, b.prose, settings.prose_min_run)
+def _compare(a: _Prepared, b: _Prepared, code_keys: list[int], prose_keys: list[int],
+             settings: SimilaritySettings) -> PairReport | None:
+    code_runs = _runs(a.code, b.code, code_keys, settings.code_min_run)
+    prose_runs = _runs(a.prose, b.prose, prose_keys, settings.prose_min_run)
     if not code_runs and not prose_runs:
         return None
     code = _part(sum(r.own_a for r in code_runs), sum(r.own_b for r in code_runs), a.code.own(), b.code.own(),
                  settings.code_evidence)
+    # The code that answers the questions, on its own: a copy of every solution stays one when the copier
+    # added experiments of their own.
+    solutions = _part(sum(a.code.own_answering(r.start_a, r.end_a) for r in code_runs),
+                      sum(b.code.own_answering(r.start_b, r.end_b) for r in code_runs), a.code.own_answering(),
+                      b.code.own_answering(), settings.code_evidence)
     answers = _answer_matches(a, b, prose_runs, settings)
     prose = _part(sum(r.own_a for r in prose_runs), sum(r.own_b for r in prose_runs), a.prose.own(),
                   b.prose.own(), 2 * settings.prose_evidence)
     prose_score = max([prose.score, *(m.part.score for m in answers)])
-    score = max(code.score, prose_score)
+    code_score = max(code.score, solutions.score)
+    score = max(code_score, prose_score)
     weight: Counter[str] = Counter()
     regions = []
     for run in code_runs:
@@ -321,7 +342,7 @@ def _compare(a: _Prepared, b: _Prepared, settings: SimilaritySettings) -> PairRe
     kept = sorted(regions, key=lambda r: -r.tokens)[:settings.max_regions]
     kept.sort(key=lambda r: (r.unit_a, r.first_a))
     return PairReport(a=a.hand_in.id, b=b.hand_in.id, score=score, flagged=score >= settings.threshold, code=code,
-                      prose=prose, prose_score=prose_score, questions=questions, code_regions=tuple(kept),
+                      solution_code=solutions, code_score=code_score, prose=prose, prose_score=prose_score, questions=questions, code_regions=tuple(kept),
                       answers=tuple(sorted(answers, key=lambda m: -m.part.score)),
                       regions_left_out=len(regions) - len(kept))
 

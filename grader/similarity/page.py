@@ -23,7 +23,8 @@ from grader.similarity.report import AnswerMatch, CodeRegion, PairReport, PartMa
 from grader.textsafe import printable
 
 CSV_COLUMNS = ["hand_in_a", "hand_in_b", "score", "flagged", "code_score", "code_share_a", "code_share_b",
-               "prose_score", "prose_share_a", "prose_share_b", "questions", "cleared_by", "cleared_comment"]
+               "solution_share_a", "solution_share_b", "prose_score", "prose_share_a", "prose_share_b", "questions",
+               "cleared_by", "cleared_comment"]
 MAX_DETAILED = 100  # flagged pairs shown in full; the rest are in the table and the CSV
 MAX_BELOW = 20  # pairs below the threshold listed for comparison
 MAX_LINES = 60  # lines of one code region shown
@@ -53,8 +54,9 @@ def write_similarity_csv(report: SimilarityReport, path: Path, clearances: Clear
             clearance = _clearance(pair, clearances)
             row = {"hand_in_a": pair.a, "hand_in_b": pair.b, "score": f"{pair.score:.3f}",
                    "flagged": "yes" if pair.flagged and clearance is None else "no",
-                   "code_score": f"{pair.code.score:.3f}", "code_share_a": f"{pair.code.share_a:.3f}",
-                   "code_share_b": f"{pair.code.share_b:.3f}", "prose_score": f"{pair.prose_score:.3f}",
+                   "code_score": f"{pair.code_score:.3f}", "code_share_a": f"{pair.code.share_a:.3f}",
+                   "code_share_b": f"{pair.code.share_b:.3f}", "solution_share_a": f"{pair.solution_code.share_a:.3f}",
+                   "solution_share_b": f"{pair.solution_code.share_b:.3f}", "prose_score": f"{pair.prose_score:.3f}",
                    "prose_share_a": f"{pair.prose.share_a:.3f}", "prose_share_b": f"{pair.prose.share_b:.3f}",
                    "questions": " ".join(pair.questions),
                    "cleared_by": clearance.tutor if clearance else "", "cleared_comment": clearance.comment
@@ -75,10 +77,11 @@ def write_similarity_page(report: SimilarityReport, texts: Mapping[str, HandInTe
             f"{f', {len(cleared)} cleared by a tutor' if cleared else ''}. "
             f"Made {_e(now.strftime('%Y-%m-%d %H:%M %Z'))} in {report.seconds:.1f} s.</p>",
             "<p class=\"muted\">A flag is a reason to look, never a verdict: it changes no grade, and students "
-            "do not see it. The score of a pair is the larger share of one hand-in's own code or written "
-            "answers that matches the other's (damped while only a little matches), or of its best single "
-            f"answer. After looking, clear a pair with <code>grader similarity {_e(out_hint)} --clear A B "
-            "--comment \"why\"</code>: it stays cleared in later reports while both hand-ins are unchanged.</p>"]
+            "do not see it. The score of a pair is the larger share of one hand-in's own code, of its code "
+            "that answers the questions, or of its written answers that matches the other's (damped while only "
+            "a little matches), or of its best single answer. After looking, clear a pair with "
+            f"<code>grader similarity {_e(out_hint)} --clear A B --comment \"why\"</code>: it stays cleared in "
+            "later reports while both hand-ins are unchanged.</p>"]
     body.extend(_discounted(report))
     groups = _groups([p for p in flagged if not _clearance(p, clearances)])
     if groups:
@@ -160,16 +163,16 @@ def _pair_table(pairs: list[PairReport], clearances: Clearances, *, link: bool) 
             else str(number)
         css = ' class="cleared"' if clearance else ""
         rows.append(f"<tr{css}><td>{name}</td><td>{_e(pair.a)}</td><td>{_e(pair.b)}</td>"
-                    f"<td class=\"num\">{pair.score:.2f}</td><td class=\"num\">{_part(pair.code)}</td>"
-                    f"<td class=\"num\">{_part(pair.prose)}</td><td>{_e(questions_text(pair.questions))}</td>"
+                    f"<td class=\"num\">{pair.score:.2f}</td><td class=\"num\">{_part(pair.code, pair.code_score)}</td>"
+                    f"<td class=\"num\">{_part(pair.prose, pair.prose_score)}</td><td>{_e(questions_text(pair.questions))}</td>"
                     f"<td>{_status(pair, clearance)}</td></tr>")
     return f"<table class=\"pairs\">{head}{''.join(rows)}</table>"
 
 
-def _part(part: PartMatch) -> str:
+def _part(part: PartMatch, score: float) -> str:
     if not part.matched_a and not part.matched_b:
         return "–"
-    return f"{part.score:.2f} ({part.share_a:.0%} / {part.share_b:.0%})"
+    return f"{score:.2f} ({part.share_a:.0%} / {part.share_b:.0%})"
 
 
 def _status(pair: PairReport, clearance: Clearance | None) -> str:
@@ -182,7 +185,7 @@ def _status(pair: PairReport, clearance: Clearance | None) -> str:
 def _pair_details(pair: PairReport, texts: Mapping[str, HandInText], clearance: Clearance | None) -> list[str]:
     a, b = texts.get(pair.a), texts.get(pair.b)
     out = [f"<h3 id=\"{pair_anchor(pair.a, pair.b)}\">{_e(pair.a)} ↔ {_e(pair.b)}: {pair.score:.2f}</h3>",
-           f"<p>{_share_sentence('code', pair.code, 'tokens')} "
+           f"<p>{_share_sentence('code', pair.code, 'tokens')} {_solution_sentence(pair.solution_code)}"
            f"{_share_sentence('written answers', pair.prose, 'words')} "
            f"Questions: {_e(', '.join(pair.questions)) or '–'}. Status: {_status(pair, clearance)}.</p>"]
     if pair.code_regions and a is not None and b is not None:
@@ -205,6 +208,13 @@ def _share_sentence(what: str, part: PartMatch, unit: str) -> str:
         return f"No {what} match."
     return (f"{what.capitalize()}: {part.share_a:.0%} of A's own {what} and {part.share_b:.0%} of B's match "
             f"({part.matched_a} and {part.matched_b} {unit}; score {part.score:.2f}).")
+
+
+def _solution_sentence(part: PartMatch) -> str:
+    if not part.matched_a and not part.matched_b:
+        return ""
+    return (f"Of the code that answers the questions (the functions and variables the rubric checks), "
+            f"{part.share_a:.0%} of A's and {part.share_b:.0%} of B's match. ")
 
 
 def _code_rows(region: CodeRegion, a: HandInText, b: HandInText) -> str:

@@ -86,7 +86,9 @@ class PairReport:
     b: str
     score: float  # the larger of the code score and the prose score
     flagged: bool
-    code: PartMatch
+    code: PartMatch  # all code
+    solution_code: PartMatch  # the code that answers questions (the functions and variables the rubric checks)
+    code_score: float  # the larger of the two code parts' scores
     prose: PartMatch  # all written answers together
     prose_score: float  # the larger of the written answers' score and the best single question's
     questions: tuple[str, ...]  # where the matches are, most matching first

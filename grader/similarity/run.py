@@ -59,8 +59,8 @@ def report_for_sheet(book: Gradebook, loaded: LoadedRubric, out: Path, *,
                              workers=workers or os.cpu_count(), limits=limits)
     report = find_similar(texts, shared, settings)
     contents = {r.record.file_name: r.record.content_sha256 for r in results}
-    pairs = [SimilarPair(p.a, p.b, p.score, p.code.score, p.prose_score, p.questions, contents[p.a], contents[p.b])
-             for p in report.flagged]
+    pairs = [SimilarPair(p.a, p.b, p.score, p.code_score, p.prose_score, p.questions, contents[p.a],
+                         contents[p.b]) for p in report.flagged]
     book.record_similarity(sheet, threshold=settings.threshold, hand_ins=len(texts), pairs=pairs)
     state = book.similarity(sheet)
     assert state is not None

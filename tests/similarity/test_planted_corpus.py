@@ -9,7 +9,7 @@ from itertools import combinations
 import pytest
 
 from grader.similarity import find_similar
-from grader.similarity.inputs import HandInText, SharedMaterial
+from grader.similarity.inputs import CodeUnit, HandInText, SharedMaterial
 from grader.similarity.report import PairReport, SimilarityReport, SimilaritySettings
 from tests.similarity.corpus import CHANGED_SENTENCES, COPIES, HONEST, HONEST_3, TEMPLATE_PAIR
 
@@ -121,3 +121,18 @@ def test_only_pairs_sharing_a_fingerprint_are_compared(report: SimilarityReport)
     assert report.candidate_pairs < report.all_pairs
     assert report.discounted.template_code_tokens > 50 and report.discounted.template_words > 100
     assert "kl_discrete" in report.discounted.names and "bidirectional_online_feasible" in report.discounted.names
+
+
+def test_a_copy_of_every_solution_stays_a_copy_under_a_pile_of_own_experiments(
+        corpus: list[HandInText], sheet02_shared: SharedMaterial) -> None:
+    """The copier added many cells of their own: most of their code is theirs, all of their solutions are not."""
+    original = next(h for h in corpus if h.id == "honest_1")
+    experiments = tuple(CodeUnit(f"cell {90 + i}", "\n".join(
+        f"curve_{i}_{j} = np.linspace({j}, {i + j}, {10 + j}) ** {j % 3 + 1} - np.cumsum(np.ones({j + 2}))[:{j + 1}]"
+        for j in range(25))) for i in range(6))
+    padded = replace(original, id="padded", code=original.code + experiments, answers={})
+    report = find_similar([original, padded], sheet02_shared)
+    found = report.flagged[0]
+    assert found.code.share_b < 0.5, "the experiments are most of the copier's code"
+    assert found.solution_code.share_a > 0.95 and found.solution_code.share_b > 0.95
+    assert found.code_score == found.score >= report.settings.threshold
