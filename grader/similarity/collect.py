@@ -47,9 +47,12 @@ def code_files(files_dir: Path, main_file: str | None) -> list[str]:
 
 
 def collect_hand_ins(results: Sequence[StoredResult], out: Path, questions: list[ProseQuestion], *,
-                     max_code_chars: int, workers: int | None = None,
+                     max_code_chars: int, max_answer_chars: int = 50_000, workers: int | None = None,
                      limits: ReadLimits = DEFAULT_LIMITS) -> list[HandInText]:
-    """Every graded hand-in's code and written answers, in the order of `results`."""
+    """Every graded hand-in's code and written answers, in the order of `results`.
+
+    At most max_code_chars of code per hand-in and max_answer_chars per answer are kept (what is cut off is
+    noted), so the texts of a whole batch stay small in memory whatever the hand-ins hold."""
     plans: list[tuple[StoredResult, Path, list[str], list[str]]] = []
     requests: list[FileRequest] = []
     for result in results:
@@ -74,8 +77,29 @@ def collect_hand_ins(results: Sequence[StoredResult], out: Path, questions: list
             collected.append(HandInText(id=record.file_name, notes=(note,)))
             continue
         by_file = {name: next(replies) for name in dict.fromkeys([*prose, *code])}
-        collected.append(_hand_in(record.file_name, files_dir, prose, code, by_file, [q.id for q in questions]))
+        collected.append(_bounded(_hand_in(record.file_name, files_dir, prose, code, by_file,
+                                           [q.id for q in questions]), max_code_chars, max_answer_chars))
     return collected
+
+
+def _bounded(hand_in: HandInText, max_code_chars: int, max_answer_chars: int) -> HandInText:
+    notes = list(hand_in.notes)
+    units, budget = [], max_code_chars
+    for unit in hand_in.code:
+        if budget <= 0:
+            notes.append(f"code from {unit.label} on left out: more than {max_code_chars:,} characters in all")
+            break
+        if len(unit.text) > budget:
+            notes.append(f"{unit.label}: only the first {budget:,} characters of the code were kept")
+            unit = CodeUnit(unit.label, unit.text[:budget], unit.question)
+        budget -= len(unit.text)
+        units.append(unit)
+    answers = {}
+    for question, text in hand_in.answers.items():
+        if len(text) > max_answer_chars:
+            notes.append(f"answer to {question}: only the first {max_answer_chars:,} characters were kept")
+        answers[question] = text[:max_answer_chars]
+    return HandInText(hand_in.id, tuple(units), answers, tuple(notes))
 
 
 def _hand_in(file_name: str, files_dir: Path, prose: list[str], code: list[str],

@@ -56,7 +56,8 @@ def report_for_sheet(book: Gradebook, loaded: LoadedRubric, out: Path, *,
         raise SimilarityError(str(exc)) from None
     results = book.results(sheet)
     texts = collect_hand_ins(results, out, questions, max_code_chars=settings.max_code_chars,
-                             workers=workers or os.cpu_count(), limits=limits)
+                             max_answer_chars=settings.max_answer_chars, workers=workers or os.cpu_count(),
+                             limits=limits)
     report = find_similar(texts, shared, settings)
     contents = {r.record.file_name: r.record.content_sha256 for r in results}
     pairs = [SimilarPair(p.a, p.b, p.score, p.code_score, p.prose_score, p.questions, contents[p.a],

@@ -48,6 +48,14 @@ def out(tmp_path: Path, hand_ins: dict[str, Path]) -> Path:
     return unpack_as_graded(tmp_path / "out", list(hand_ins.values()), contents=contents)
 
 
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory: pytest.TempPathFactory, hand_ins: dict[str, Path]) -> tuple[Path, list[str], object]:
+    """One report over the corpus, for the tests that only read what it wrote: (OUT, printed lines, outcome)."""
+    out = unpack_as_graded(tmp_path_factory.mktemp("reported") / "out", list(hand_ins.values()))
+    result = similarity_command(out, course=REPO)
+    return out, result.lines, result.outcome
+
+
 def flags_in_gradebook_csv(out: Path) -> dict[str, set[str]]:
     with (out / "gradebook.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -57,16 +65,16 @@ def flags_in_gradebook_csv(out: Path) -> dict[str, set[str]]:
     return found
 
 
-def test_the_report_flags_the_copies_in_the_gradebook_and_writes_html_and_csv(out: Path, hand_ins) -> None:
-    outcome = similarity_command(out, course=REPO)
+def test_the_report_flags_the_copies_in_the_gradebook_and_writes_html_and_csv(reported, hand_ins) -> None:
+    out, lines, outcome = reported
     names = {case: path.name for case, path in hand_ins.items()}
     copies = {frozenset({names["honest_1"], names["renamed"]}), frozenset({names["honest_2"], names["reworded"]}),
               frozenset({names["honest_3"], names["prose_copy"]}),
               frozenset({names["hostile_0"], names["hostile_1"]})}
-    state = outcome.outcome.state
+    state = outcome.state
     assert {frozenset({p.file_a, p.file_b}) for p in state.pairs} >= copies
-    assert outcome.lines[0].startswith(f"sheet02: {len(hand_ins)} hand-ins")
-    assert re.match(r"  \d\.\d\d  \S.*  ~  \S.*  \(code \d\.\d\d, written answers \d\.\d\d", outcome.lines[1])
+    assert lines[0].startswith(f"sheet02: {len(hand_ins)} hand-ins")
+    assert re.match(r"  \d\.\d\d  \S.*  ~  \S.*  \(code \d\.\d\d, written answers \d\.\d\d", lines[1])
     # similar_to on both hand-ins of every flagged pair, in gradebook.csv (the tutors' file).
     flags = flags_in_gradebook_csv(out)
     for pair in copies:
@@ -91,8 +99,8 @@ def test_the_report_flags_the_copies_in_the_gradebook_and_writes_html_and_csv(ou
     assert "What was not counted" in page and "kl_discrete" in page and "released template" in page
 
 
-def test_student_text_in_the_report_is_escaped(out: Path, hand_ins) -> None:
-    similarity_command(out, course=REPO)
+def test_student_text_in_the_report_is_escaped(reported) -> None:
+    out = reported[0]
     for page_name in ("similarity.html", "summary.html"):
         page = (out / page_name).read_text(encoding="utf-8")
         assert "<script" not in page and "<i>x" not in page, page_name
@@ -102,8 +110,8 @@ def test_student_text_in_the_report_is_escaped(out: Path, hand_ins) -> None:
     assert "=HYPERLINK(1)_&lt;i&gt;x.zip" in page
 
 
-def test_students_never_see_the_flag(out: Path, hand_ins) -> None:
-    similarity_command(out, course=REPO)
+def test_students_never_see_the_flag(reported, hand_ins) -> None:
+    out = reported[0]
     folder = out / hand_ins["renamed"].name.removesuffix(".zip")
     for file in ("feedback.md", "feedback.html", "results.json"):
         text = (folder / file).read_text(encoding="utf-8")

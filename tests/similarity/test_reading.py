@@ -120,3 +120,22 @@ def test_collecting_a_graded_output_folder(tmp_path: Path, corpus, sheet02_quest
     shutil.rmtree(out / missing.name.removesuffix(".zip") / "files")
     again = collect_hand_ins(results, out, sheet02_questions, max_code_chars=500_000)
     assert next(h for h in again if h.id == missing.name).notes == ("its unpacked files are missing",)
+
+
+def test_what_a_batch_keeps_of_a_hand_in_is_capped(tmp_path: Path, sheet02_questions) -> None:
+    """Three 300,000-character scripts and a 90,000-character answer: kept within the caps, with notes."""
+    import zipfile
+
+    hand_in = tmp_path / "Big_2399001_Code_2399002.zip"
+    with zipfile.ZipFile(hand_in, "w") as archive:
+        for name in ("a.py", "b.py", "c.py"):
+            archive.writestr(name, "value = 1\n" * 30_000)
+        archive.writestr("answers.md", "### Task 1 (a)\n**Answer:** " + "The gates count. " * 5_300)
+    out = unpack_as_graded(tmp_path / "out", [hand_in])
+    with Gradebook.open(out / "gradebook.db") as book:
+        results = book.results("sheet02")
+    [read] = collect_hand_ins(results, out, sheet02_questions, max_code_chars=500_000, max_answer_chars=50_000)
+    assert sum(len(u.text) for u in read.code) == 500_000 and [u.label for u in read.code] == ["a.py", "b.py"]
+    assert len(read.answers["1a"]) == 50_000
+    assert any("b.py: only the first 200,000 characters" in n for n in read.notes)
+    assert any("answer to 1a" in n for n in read.notes)
