@@ -16,7 +16,8 @@ _FOLD_MAP = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ":
 # A word broken by a line-end hyphen ("vanish-\ning") is one word.
 _LINE_BREAK_HYPHEN = re.compile(r"(\w)-\s*\n\s*(\w)")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-_MARKUP = re.compile(r"(\*\*|__|<\/?[a-zA-Z][^>]*>|`)")
+# A tag ends at its ">" and never spans a "<": so an unclosed "<a<a<a..." costs linear time, not quadratic.
+_MARKUP = re.compile(r"(\*\*|__|<\/?[a-zA-Z][^<>]*>|`)")
 
 # Short words that are complete words, not cut-off fragments, in English and German.
 # Used to tell fragments ("Ne", "tor", "ing") from ordinary prose.
