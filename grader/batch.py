@@ -80,6 +80,7 @@ class BatchSummary:
     outputs: list[Path] = field(default_factory=list)
     sandbox: str = ""
     protections_off: list[str] = field(default_factory=list)
+    similar_pairs: int | None = None  # pairs the similarity report flags (not cleared); None: no report made
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
         # Similar hand-ins (grader/similarity): flags for tutors in the gradebook; never fails the batch.
         similarity = similarity_after_grading(book, loaded, out, workers=jobs, now=options.now)
         summary.interrupted = summary.interrupted or similarity.interrupted
+        if similarity.state is not None and not similarity.state.note:
+            summary.similar_pairs = sum(not pair.cleared for pair in similarity.state.pairs)
         summary.outputs = write_outputs(book.results(sheet), loaded, out,
                                         now=options.now or datetime.now(UTC), similarity=similarity.state)
     return summary

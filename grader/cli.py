@@ -138,6 +138,9 @@ def grade(
                       + ", ".join(summary.protections_off))
     console.print(f"graded {len(summary.graded)}, skipped {len(summary.skipped)} (unchanged), "
                   f"with errors {len(summary.failed)}; gradebook {summary.db_path}; summary {out / 'summary.html'}")
+    if summary.similar_pairs:
+        console.print(f"similar hand-ins: {summary.similar_pairs} pairs flagged for a tutor to judge "
+                      f"({out / 'similarity.html'})")
     if junit is not None:
         console.print(f"wrote {_write_batch_junit(summary.db_path, sheet, junit)}")
     if summary.interrupted:

@@ -32,7 +32,7 @@ def test_the_batch_flags_similar_hand_ins_for_tutors_and_keeps_a_clearance(tmp_p
     options = BatchOptions(hand_ins=hand_ins, sheet="sheet02", out=out, course=REPO, jobs=2,
                            unsafe_no_sandbox=unsafe)
     summary = run_batch(options)
-    assert len(summary.graded) == 3 and not summary.interrupted
+    assert len(summary.graded) == 3 and not summary.interrupted and summary.similar_pairs == 1
     original, copy, alone = (chosen[c].name for c in ("honest_1", "renamed", "template_a"))
 
     with Gradebook.open(out / "gradebook.db") as book:
@@ -54,7 +54,7 @@ def test_the_batch_flags_similar_hand_ins_for_tutors_and_keeps_a_clearance(tmp_p
     similarity_command(out, course=REPO, clear=(original, copy), tutor="Kim", comment="checked the drafts")
     assert "similar_to" not in csv_flags(out)[original]
     again = run_batch(options)
-    assert sorted(again.skipped) == sorted(p.name for p in chosen.values())
+    assert sorted(again.skipped) == sorted(p.name for p in chosen.values()) and again.similar_pairs == 0
     with Gradebook.open(out / "gradebook.db") as book:
         state = book.similarity("sheet02")
     assert state.pairs[0].cleared and state.pairs[0].clearance.comment == "checked the drafts"
