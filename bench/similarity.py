@@ -105,7 +105,7 @@ def _row(n: int, plan, out: Path, graded, alone) -> dict:
     stored = {frozenset({p.file_a, p.file_b}) for p in state.pairs} if state else set()
     return {
         "n": n, "pairs": report.all_pairs, "candidate_pairs": report.candidate_pairs,
-        "code_tokens": sum(len(u.text) for t in texts for u in t.code),
+        "code_characters": sum(len(u.text) for t in texts for u in t.code),
         "grade_wall_seconds": round(graded.wall_seconds, 1), "grade_cpu_seconds": round(graded.cpu_seconds, 1),
         "grade_other_load": round(graded.other_load, 2),
         "similarity_wall_seconds": round(alone.wall_seconds, 1),
