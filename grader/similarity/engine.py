@@ -342,7 +342,8 @@ def _compare(a: _Prepared, b: _Prepared, code_keys: list[int], prose_keys: list[
     kept = sorted(regions, key=lambda r: -r.tokens)[:settings.max_regions]
     kept.sort(key=lambda r: (r.unit_a, r.first_a))
     return PairReport(a=a.hand_in.id, b=b.hand_in.id, score=score, flagged=score >= settings.threshold, code=code,
-                      solution_code=solutions, code_score=code_score, prose=prose, prose_score=prose_score, questions=questions, code_regions=tuple(kept),
+                      solution_code=solutions, code_score=code_score, prose=prose, prose_score=prose_score,
+                      questions=questions, code_regions=tuple(kept),
                       answers=tuple(sorted(answers, key=lambda m: -m.part.score)),
                       regions_left_out=len(regions) - len(kept))
 

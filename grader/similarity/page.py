@@ -164,7 +164,8 @@ def _pair_table(pairs: list[PairReport], clearances: Clearances, *, link: bool) 
         css = ' class="cleared"' if clearance else ""
         rows.append(f"<tr{css}><td>{name}</td><td>{_e(pair.a)}</td><td>{_e(pair.b)}</td>"
                     f"<td class=\"num\">{pair.score:.2f}</td><td class=\"num\">{_part(pair.code, pair.code_score)}</td>"
-                    f"<td class=\"num\">{_part(pair.prose, pair.prose_score)}</td><td>{_e(questions_text(pair.questions))}</td>"
+                    f"<td class=\"num\">{_part(pair.prose, pair.prose_score)}</td>"
+                    f"<td>{_e(questions_text(pair.questions))}</td>"
                     f"<td>{_status(pair, clearance)}</td></tr>")
     return f"<table class=\"pairs\">{head}{''.join(rows)}</table>"
 
