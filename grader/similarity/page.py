@@ -16,11 +16,10 @@ from datetime import datetime
 from pathlib import Path
 
 from grader.gradebook import Clearance, SimilarityState, SimilarPair
-from grader.manual.export import inert
 from grader.reports.document import page
 from grader.similarity.inputs import HandInText
 from grader.similarity.report import AnswerMatch, CodeRegion, PairReport, PartMatch, SimilarityReport
-from grader.textsafe import printable
+from grader.textsafe import printable, spreadsheet_inert
 
 CSV_COLUMNS = ["hand_in_a", "hand_in_b", "score", "flagged", "code_score", "code_share_a", "code_share_b",
                "solution_share_a", "solution_share_b", "prose_score", "prose_share_a", "prose_share_b", "questions",
@@ -61,7 +60,7 @@ def write_similarity_csv(report: SimilarityReport, path: Path, clearances: Clear
                    "questions": " ".join(pair.questions),
                    "cleared_by": clearance.tutor if clearance else "", "cleared_comment": clearance.comment
                    if clearance else ""}
-            writer.writerow({key: inert(printable(value)) for key, value in row.items()})
+            writer.writerow({key: spreadsheet_inert(printable(value)) for key, value in row.items()})
     temporary.replace(path)
     return path
 
