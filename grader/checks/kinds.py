@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from grader.checks.compare import as_numeric, compare, show
+from grader.checks.compare import as_numeric, compare, plain_scalar, show
 from grader.checks.inputs import GeneratedCase, generate_cases, materialize, seeded_rng
 from grader.checks.plan import CaseRun, CheckPlan, CheckResult, Evidence, JudgeVerdict, ReplyMap
 from grader.execution.runner import Reply, Request
@@ -171,7 +171,9 @@ class ValueKind:
 
 
 def normalise_choice(value: Any, options: dict[str, list[str]]) -> str | None:
-    """'No', 'no.', False, 'Nein, weil ...' -> 'no'; None when it matches no option or several."""
+    """'No', 'no.', False, np.bool_(False), a 0-d tensor 0, 'Nein, weil ...' -> 'no'; None when it matches no
+    option or several."""
+    value = plain_scalar(value)
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, (int, float)) and value in (0, 1):
