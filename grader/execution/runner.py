@@ -241,6 +241,7 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
     stop_before: int | None = None
     pending = list(requests)
     cells_known_good = False
+    folder = _folder_within(program.path, files_dir)
     deaths: dict[str, int] = {}
 
     while True:
@@ -256,7 +257,7 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
                 shutil.copytree(files_dir, workdir, dirs_exist_ok=True, symlinks=True)
             attempt = _Attempt(sandbox, workdir, settings)
             outcome = _drive(attempt, program, pending, report, skip, stop_before, deadline, settings,
-                             record_cells=not cells_known_good)
+                             record_cells=not cells_known_good, folder=folder)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if outcome.kind == "done":
@@ -313,9 +314,21 @@ class _Outcome:
     request: Request | None = None  # kind "request": the call that ended the worker
 
 
+def _folder_within(path: Path, files_dir: Path | None) -> str:
+    """The hand-in file's folder relative to the files copied for the run ("" for their top): the worker works
+    there and imports the hand-in's own modules from it."""
+    if files_dir is None:
+        return ""
+    try:
+        folder = Path(path).resolve().parent.relative_to(Path(files_dir).resolve()).as_posix()
+    except ValueError:
+        return ""
+    return "" if folder == "." else folder
+
+
 def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: RunReport, skip: set[int],
            stop_before: int | None, deadline: float, settings: ExecutionSettings,
-           record_cells: bool) -> _Outcome:
+           record_cells: bool, folder: str = "") -> _Outcome:
     labels = {c.index: c.label for c in program.cells}
     current: int | None = None
     last = -1
@@ -323,7 +336,7 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
         attempt.send({"op": "init", "cells": [{"index": c.index, "label": c.label, "source": c.source}
                                               for c in program.cells],
                       "skip": sorted(skip), "stop_before": stop_before, "cell_timeout": settings.cell_timeout,
-                      "output_limit": settings.output_limit, "seed": settings.seed,
+                      "output_limit": settings.output_limit, "seed": settings.seed, "folder": folder,
                       "preload": _preload(settings, pending)})
         message = attempt.receive(min(deadline, time.monotonic() + settings.startup_timeout))
         if message is None or message.get("event") != "started":
@@ -371,10 +384,21 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             return _Outcome("done")
         clean = verdict == "ok" and not gone.tampered
         status = "exit" if clean else ("memory" if "memory" in verdict else "crashed")
+        if clean and _is_last_cell(program, current, skip, stop_before):
+            # os._exit(0) as the hand-in's last act ended it cleanly: nothing was cut short.
+            if record_cells:
+                report.cells[current] = CellOutcome(current, labels[current], "ok")
+            return _Outcome("cell", cell=current, exited_cleanly=True)
         if record_cells:
             report.cells[current] = CellOutcome(current, labels[current], status,
                                                 _death_detail(verdict, gone, attempt.stderr))
         return _Outcome("cell", cell=current, exited_cleanly=clean)
+
+
+def _is_last_cell(program: Program, index: int, skip: set[int], stop_before: int | None) -> bool:
+    later = [c for c in program.cells if c.index > index and c.index not in skip
+             and (stop_before is None or c.index < stop_before)]
+    return not later
 
 
 def _preload(settings: ExecutionSettings, requests: list[Request]) -> list[str]:

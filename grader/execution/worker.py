@@ -236,17 +236,16 @@ class Worker:
         if "matplotlib" in sys.modules:
             sys.modules["matplotlib"].use("Agg")
         _signal(signal.SIGALRM, _timer_handler)
+        _enter_hand_in_folder(init.get("folder") or "")
 
     def _run_cells(self, init: dict) -> None:
         skip = set(init.get("skip", []))
         stop_before = init.get("stop_before")
         timeout = init.get("cell_timeout")
-        for cell in init["cells"]:
+        to_run = [cell for cell in init["cells"]
+                  if cell["index"] not in skip and (stop_before is None or cell["index"] < stop_before)]
+        for number, cell in enumerate(to_run):
             index = cell["index"]
-            if stop_before is not None and index >= stop_before:
-                break
-            if index in skip:
-                continue
             self.send({"event": "cell_start", "index": index})
             status, error, started = "ok", None, time.monotonic()
             try:
@@ -255,7 +254,10 @@ class Worker:
             except CellTimeout:
                 status, error = "timeout", f"cell stopped after the {timeout:g} s time limit"
             except SystemExit as exc:
-                status, error = "exit", f"the code called exit({self._repr(exc.code)}); later cells were not run"
+                # exit(0) or exit() as the last thing a hand-in does (`sys.exit(main())`) is how a script ends
+                # cleanly, not a failure; anywhere else it stops the cells after it.
+                if not (_clean_exit_code(exc.code) and number == len(to_run) - 1):
+                    status, error = "exit", f"the code called exit({self._repr(exc.code)}); later cells were not run"
             except MemoryError as exc:
                 status, error = "memory", self._error_text(exc)
             except BaseException as exc:  # noqa: BLE001 - any failure of student code is reported, not raised
@@ -344,6 +346,26 @@ class Worker:
         result = [self._timed(_left(deadline, timeout), _apply, function, args, kwargs, student=True)]
         return self._timed(_left(deadline, timeout), _describe_call, result, args, kwargs,
                            request.get("grad_wrt") or [])
+
+
+def _enter_hand_in_folder(folder: str) -> None:
+    """Work in the folder of the notebook or script, as Jupyter does, and import the hand-in's own modules from it.
+
+    Only that folder joins sys.path (first, like a notebook's own folder in Jupyter), after the preloaded
+    libraries are imported, so a hand-in's `numpy.py` cannot stand in for them. The worker's cwd holds nothing
+    but the hand-in's files; a folder that would lead outside it is ignored.
+    """
+    base = os.path.realpath(os.getcwd())
+    target = os.path.realpath(os.path.join(base, folder))
+    if target != base and not target.startswith(base + os.sep) or not os.path.isdir(target):
+        target = base
+    os.chdir(target)
+    sys.path.insert(0, target)
+
+
+def _clean_exit_code(code: Any) -> bool:
+    """exit(), exit(None), exit(0) and exit(False): the statuses a shell reads as success."""
+    return code is None or (type(code) in (int, bool) and int.__index__(code) == 0)
 
 
 def _left(deadline: float, timeout: float | None) -> float | None:
