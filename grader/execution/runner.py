@@ -83,12 +83,24 @@ class Request:
     kwargs: tuple[tuple[str, Argument], ...] = ()
     grad_wrt: tuple[int | str, ...] = ()
     timeout: float | None = None
+    # The same call in other array kinds/dtypes, tried in order (within the same timeout) when a call raises.
+    alternatives: tuple[tuple[tuple[Argument, ...], tuple[tuple[str, Argument], ...]], ...] = ()
 
     def to_wire(self, default_timeout: float) -> dict:
-        return {"op": self.op, "key": self.key, "target": self.target,
-                "args": [a.to_wire() for a in self.args],
-                "kwargs": {k: a.to_wire() for k, a in self.kwargs},
-                "grad_wrt": list(self.grad_wrt), "timeout": self.timeout or default_timeout}
+        message = {"op": self.op, "key": self.key, "target": self.target,
+                   "args": [a.to_wire() for a in self.args],
+                   "kwargs": {k: a.to_wire() for k, a in self.kwargs},
+                   "grad_wrt": list(self.grad_wrt), "timeout": self.timeout or default_timeout}
+        if self.alternatives:
+            message["alternatives"] = [{"args": [a.to_wire() for a in args],
+                                        "kwargs": {k: a.to_wire() for k, a in kwargs}}
+                                       for args, kwargs in self.alternatives]
+        return message
+
+    def arguments(self) -> list[Argument]:
+        """Every argument this request may pass, its alternatives' included."""
+        calls = [(self.args, self.kwargs), *self.alternatives]
+        return [a for args, kwargs in calls for a in (*args, *(a for _, a in kwargs))]
 
 
 @dataclass
@@ -100,6 +112,8 @@ class Reply:
     type_name: str | None = None
     grads: dict[str, Any] | None = None
     error: str | None = None
+    variant: int = 0  # 0: the call as planned; n: its n-th alternative, after the calls before it raised
+    attempt_errors: list[str] = field(default_factory=list)  # the errors of the calls that raised, in order
 
 
 @dataclass
@@ -405,7 +419,7 @@ def _preload(settings: ExecutionSettings, requests: list[Request]) -> list[str]:
     """The rubric's preload, plus torch when a request passes tensors: imported before any student code runs,
     so that nothing a cell changes (the import machinery, the traceback module) can break the import later."""
     modules = list(settings.preload)
-    passes_tensors = any(a.kind == "torch" for r in requests for a in (*r.args, *(a for _, a in r.kwargs)))
+    passes_tensors = any(a.kind == "torch" for r in requests for a in r.arguments())
     if passes_tensors and "torch" not in modules:
         modules.append("torch")
     return modules
@@ -471,8 +485,13 @@ def _parse_reply(key: str, message: dict) -> Reply:
     """Accept only the reply shapes the worker produces; anything else counts as the student's error."""
     if message.get("key") != key:
         return Reply(key, ok=False, error="the worker answered a different request (its channel was tampered with)")
+    attempts = message.get("attempt_errors")
+    attempt_errors = [_text(e, 2000) or "" for e in attempts[:8]] if isinstance(attempts, list) else []
     if not message.get("ok"):
-        return Reply(key, ok=False, error=_text(message.get("error")) or "the call failed")
+        return Reply(key, ok=False, error=_text(message.get("error")) or "the call failed",
+                     attempt_errors=attempt_errors)
+    variant = message.get("variant", 0)
+    variant = variant if isinstance(variant, int) and not isinstance(variant, bool) and 0 <= variant <= 8 else 0
     grads = message.get("grads")
     if grads is not None and not (isinstance(grads, dict) and _is_plain(grads)):
         grads = None
@@ -480,7 +499,8 @@ def _parse_reply(key: str, message: dict) -> Reply:
     if not _is_plain(value):
         return Reply(key, ok=False, error="the reply held a value that is not plain data")
     return Reply(key, ok=True, value=clean(value), kind=_text(message.get("kind")),
-                 type_name=_text(message.get("type")), grads=clean(grads))
+                 type_name=_text(message.get("type")), grads=clean(grads), variant=variant,
+                 attempt_errors=attempt_errors)
 
 
 def _is_plain(value: Any, depth: int = 0) -> bool:
