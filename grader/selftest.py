@@ -8,13 +8,12 @@ every tutor-graded part has an answer cell in the template and a model answer fo
 
 from __future__ import annotations
 
+import ast
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-
-import ast
 
 from grader.checks.plan import CheckPlan
 from grader.execution.sandbox import Sandbox
