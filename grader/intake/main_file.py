@@ -83,6 +83,12 @@ def choose_main_file(root: Path, files: Sequence[str], sheet_hint: str | None = 
 
     candidates = [_describe(root, path, kind) for path in paths]
     chosen, why = _rank(candidates, kind, sheet_hint)
+    main = next(c for c in candidates if c.path == chosen)
+    helpers = [c.path for c in candidates if PurePosixPath(c.path).stem in main.imports]
+    if kind == "script" and len(helpers) == len(paths) - 1:
+        # Nothing to choose between: the other scripts are the hand-in's own modules, imported by this one.
+        reason = f"There is no notebook in the hand-in; '{chosen}' was graded, and it imports {_quoted(helpers)}."
+        return MainFileChoice(chosen, reason, tuple(paths), written, ())
     found = f"{len(paths)} {kind}s were found ({_quoted(paths)})"
     reason = f"{found}; '{chosen}' was graded because {why}. {SELECTION_RULE}"
     flag = Flag("several_notebooks", f"{found}; '{chosen}' was graded because {why}")

@@ -126,8 +126,12 @@ def test_a_script_that_another_script_imports_is_a_helper_not_the_hand_in(tmp_pa
         "work.py": "from kl_solution_utils import x\nimport numpy\ny = x\n",
     })
     choice = choose_main_file(tmp_path, files)
-    assert choice.path == "work.py"
-    assert "helper modules that a script of the hand-in imports" in choice.reason
+    assert choice.path == "work.py" and choice.flags == ()  # nothing ambiguous: no flag for the tutors
+    assert choice.reason == ("There is no notebook in the hand-in; 'work.py' was graded, and it imports "
+                             "'kl_solution_utils.py'.")
+    write(tmp_path, {"other.py": "z = 2\n"})  # an unrelated second script: the rule decides, and it is flagged
+    choice = choose_main_file(tmp_path, [*files, "other.py"])
+    assert choice.path == "work.py" and [f.code for f in choice.flags] == ["several_notebooks"]
 
 
 def test_a_script_imported_through_its_package_counts_as_a_helper(tmp_path):
