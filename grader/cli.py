@@ -160,6 +160,46 @@ def _write_batch_junit(db_path: Path, sheet: str, path: Path) -> Path:
     return write_junit_many(grades, path, name=f"grader grade {sheet}")
 
 
+@app.command("export")
+def export(
+    results: Path = typer.Argument(..., help="The `grader grade --out` folder (its gradebook.db is read, never "
+                                   "changed)."),
+    file: Path = typer.Argument(..., help="The file to write (CSV)."),
+    fmt: str = typer.Option(..., "--format", help="moodle, ilias, canvas or csv (docs/exports.md)."),
+    assignment: Optional[str] = typer.Option(None, "--assignment", help="The grade item / assignment name in the "
+                                             "course system (default: the rubric's title)."),
+    students: Optional[Path] = typer.Option(None, "--students", help="The course's participant list (the "
+                                            "system's own CSV export): every student gets a row."),
+    missing: str = typer.Option("empty", "--missing", help="Points of a listed student without a hand-in: "
+                                "empty or zero."),
+    allow_pending: bool = typer.Option(False, "--allow-pending", help="Export although tutor checks are open "
+                                       "(their points count 0 so far)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Leave this hand-in (file name) out; repeatable."),
+    pass_points: Optional[float] = typer.Option(None, "--pass-points", help="ILIAS: status passed from these "
+                                                "points on, failed below."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Sheet id (default: the one sheet in the gradebook)."),
+    course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Gradebook file (default: RESULTS/gradebook.db)."),
+) -> None:
+    """Per-student grades in the import format of Moodle, ILIAS or Canvas, or as plain CSV. Exit 2 if refused."""
+    from grader.export import ExportError, export_grades
+
+    try:
+        summary = export_grades(results, file, fmt=fmt.lower(), assignment=assignment, roster=students,
+                                missing=missing, allow_pending=allow_pending, sheet=sheet, course=course, db=db,
+                                exclude=exclude, pass_points=pass_points)
+    except ExportError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {escape(str(summary.path))} ({summary.format}, {summary.sheet}): {summary.rows} students, "
+                  f"{summary.with_points} with a hand-in, {summary.without_hand_in} without"
+                  + (f"; roster read as {summary.roster_kind}" if summary.roster_kind else ""), highlight=False)
+    for note in summary.notes:
+        console.print(escape(note), highlight=False, soft_wrap=True)
+
+
 manual_app = typer.Typer(no_args_is_help=True, help="Written answers: export them for tutors, import their scores.")
 app.add_typer(manual_app, name="manual")
 

@@ -5,9 +5,10 @@ Everything here is validated once, when the file is loaded; the rest of the engi
 
 from __future__ import annotations
 
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from grader.intake.deadline import Deadline, LatePolicy
 from grader.intake.naming import NamingRule
@@ -224,11 +225,38 @@ class ExecutionSpec(Strict):
     seed: int = 0
 
 
+_ROUNDING_MODES = {"half_up": ROUND_HALF_UP, "down": ROUND_FLOOR, "up": ROUND_CEILING}
+
+
+class Rounding(Strict):
+    """How a hand-in's final points (after manual scores and the late factor) are rounded for the course
+    systems (`grader export`): to a multiple of `step`; half_up rounds 0.5 steps up, down and up always go
+    that way. The default keeps every quarter and eighth point and cuts float noise: step 0.01, half_up."""
+
+    step: float = Field(0.01, gt=0, le=100)
+    mode: Literal["half_up", "down", "up"] = "half_up"
+
+    @field_validator("step")
+    @classmethod
+    def _plain_decimal(cls, value: float) -> float:
+        if Decimal(str(value)).as_tuple().exponent < -4:
+            raise ValueError(f"step {value!r} has more than 4 decimal places (e.g. 0.5, 0.25, 0.01)")
+        return value
+
+    def apply(self, points: float) -> Decimal:
+        """The points as an exact decimal multiple of step, e.g. 5.625 -> Decimal('5.63') with 0.01, half_up."""
+        step = Decimal(str(self.step))
+        # Binary floats carry noise (0.1 + 0.2): settle it at 1e-9 steps before rounding to the rubric's step.
+        units = (Decimal(repr(float(points))) / step).quantize(Decimal("1e-9"), rounding=ROUND_HALF_EVEN)
+        return units.to_integral_value(rounding=_ROUNDING_MODES[self.mode]) * step
+
+
 class Rubric(Strict):
     sheet: str = Field(pattern=r"^[\w-]+$")
     title: str
     deadline: Deadline
     late_policy: LatePolicy = LatePolicy()
+    rounding: Rounding = Rounding()
     naming: NamingRule = NamingRule()
     execution: ExecutionSpec = ExecutionSpec()
     reference_module: str | None = None
