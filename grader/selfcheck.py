@@ -130,6 +130,7 @@ def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released
         main, files_dir = _prepare(path, Path(tmp), notes)
         grade = grade_file(main, questions, plans, sheet=sheet, sandbox=sandbox,
                            settings=execution_settings(execution), files_dir=files_dir)
+    notes.extend(grade.notes)  # e.g. stored outputs dropped
     return SelfCheckOutcome(grade=grade, protections_off=protections_off, not_run=not_run, notes=notes)
 
 
