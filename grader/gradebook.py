@@ -324,6 +324,18 @@ class StoredResult:
         manual = sum(score.points for c in question.checks if (score := self.manual_score(c)) is not None)
         return round(question.points + manual, 6)
 
+    def waiting(self, check: CheckResult) -> bool:
+        """A tutor-graded check nobody has scored yet: its points are pending, never lost."""
+        return check.status == "pending" and self.manual_score(check) is None
+
+    def question_pending(self, question: QuestionScore) -> float:
+        """Points of the question still waiting for a tutor."""
+        return round(sum(c.max_points for c in question.checks if self.waiting(c)), 6)
+
+    def question_counted_max(self, question: QuestionScore) -> float:
+        """The most the question's points so far could be: its automatic and already scored tutor parts."""
+        return round(sum(c.max_points for c in question.checks if not self.waiting(c)), 6)
+
     @property
     def manual_points(self) -> float:
         return round(sum(s.points for q in self.record.questions for c in q.checks

@@ -43,7 +43,7 @@ def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, 
         folder = out / result.record.folder
         folder.mkdir(parents=True, exist_ok=True)
         written.append(_write(folder / "results.json",
-                              json.dumps(results_json(result, rubric), indent=2, ensure_ascii=False) + "\n"))
+                              json.dumps(results_json(result, rubric, now=now), indent=2, ensure_ascii=False) + "\n"))
         document = feedback_document(result, rubric, answers, now=now)
         written.append(_write(folder / "feedback.md", to_markdown(document)))
         written.append(_write(folder / "feedback.html", to_html(document)))

@@ -21,6 +21,7 @@ from grader.model_answers import load_model_answers
 from grader.mutants import load_mutants
 from grader.reports.document import to_markdown
 from grader.reports.feedback import feedback_document
+from grader.reports.results_json import results_json
 from grader.rubric.load import load_rubric
 from submissions.make_examples import ERIKA, PARTIAL_MUTANTS, Member, sheet02_examples
 from tests.batch.conftest import append_manifest, examples, full_hand_in, make_course
@@ -184,7 +185,11 @@ def test_gradebook_csv_has_one_row_per_student_with_the_team_points(graded):
         assert float(row["total"]) == pytest.approx(result.total)
         assert float(row["manual_pending"]) == pytest.approx(result.manual_pending)
         for question in result.record.questions:
-            assert float(row[question.question_id]) == pytest.approx(result.question_points(question))
+            if result.question_pending(question) and not result.question_counted_max(question):
+                assert row[question.question_id] == ""  # waiting for a tutor: empty, not 0
+                assert f"{question.question_id}:{result.question_pending(question):g}" in row["waiting_for_tutor"]
+            else:
+                assert float(row[question.question_id]) == pytest.approx(result.question_points(question))
         in_two_teams = row["hand_in"] in (graded["cases"]["full"].name, graded["cases"]["crash"].name)
         # Most of these hand-ins are the master under other names: the similarity report flags them for tutors.
         similar = bool(graded["similarity"].flagged(row["hand_in"]))
@@ -202,21 +207,29 @@ def test_results_json_follows_the_gradescope_schema(graded):
     for case, path in graded["cases"].items():
         data = json.loads((graded["out"] / folder_name(path.name) / "results.json").read_text("utf-8"))
         assert isinstance(data["score"], (int, float)) and isinstance(data["execution_time"], int)
-        assert [t["name"] for t in data["tests"]] == question_ids
+        result = result_of(graded, case)
+        graded_parts = [q.question_id for q in result.record.questions if result.question_counted_max(q)]
+        # Questions waiting only for a tutor are no test: Gradescope would count their max_score as lost.
+        assert [t["name"] for t in data["tests"]] == graded_parts
+        assert set(graded_parts) < set(question_ids)
+        waiting = {p["question"] for p in data["extra_data"]["pending"]}
+        assert waiting == {q.question_id for q in result.record.questions if result.question_pending(q)}
         for test in data["tests"]:
             assert set(test) == {"name", "score", "max_score", "output", "visibility"}
             assert 0 <= test["score"] <= test["max_score"]
+            if test["name"] in waiting:
+                assert "waiting for a tutor" in test["output"]
             assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
         assert all(set(flag) == {"code", "message"} for flag in data["flags"])
         assert (data["error"] is None) == (case not in ("broken", "pdf_only")), case
         assert data["score"] == pytest.approx(result_of(graded, case).total)
 
 
-def test_hidden_checks_reveal_nothing_but_their_verdict(graded):
-    result = result_of(graded, "partial")
-    folder = graded["out"] / folder_name(graded["cases"]["partial"].name)
-    feedback = (folder / "feedback.md").read_text("utf-8")
-    tests = {t["name"]: t for t in json.loads((folder / "results.json").read_text("utf-8"))["tests"]}
+def test_hidden_checks_reveal_nothing_but_their_verdict_before_the_deadline(graded):
+    rubric, result = graded["rubric"], result_of(graded, "partial")
+    before = rubric.deadline.instant() - timedelta(hours=1)
+    feedback = to_markdown(feedback_document(result, rubric, None, now=before))
+    tests = {t["name"]: t for t in results_json(result, rubric, now=before)["tests"]}
     hidden = [c for q in result.record.questions for c in q.checks
               if c.visibility == "hidden" and c.status not in ("pending", "passed")]
     assert hidden
@@ -224,6 +237,21 @@ def test_hidden_checks_reveal_nothing_but_their_verdict(graded):
         assert check.message and check.message not in feedback and check.message not in tests[check.question_id]["output"]
         assert f"{check.check_id}: hidden check failed" in feedback
         assert tests[check.question_id]["visibility"] == "after_due_date"
+        assert check.description not in tests[check.question_id]["output"]
+
+
+def test_after_the_deadline_a_failed_hidden_check_says_what_was_checked_and_what_went_wrong(graded):
+    result = result_of(graded, "partial")  # graded now, after the rubric's deadline
+    folder = graded["out"] / folder_name(graded["cases"]["partial"].name)
+    feedback = (folder / "feedback.md").read_text("utf-8")
+    tests = {t["name"]: t for t in json.loads((folder / "results.json").read_text("utf-8"))["tests"]}
+    [kl_hidden] = [c for q in result.record.questions for c in q.checks if c.check_id == "kl-hidden"]
+    assert kl_hidden.status == "failed" and kl_hidden.hints
+    for text in (feedback, tests["3c"]["output"]):
+        assert "kl-hidden: hidden check failed" in text
+        assert f"What was checked: {kl_hidden.description}" in text
+        assert "hidden case 'random distributions #1'" in text and "largest difference" in text
+        assert "natural logarithm" in text  # the hint of the log2 mistake
     public_failed = [c for q in result.record.questions for c in q.checks
                      if c.visibility == "public" and c.status == "failed"]
     assert all(c.message.splitlines()[0] in feedback for c in public_failed)
