@@ -38,7 +38,7 @@ def test_the_copies_are_flagged_and_rank_above_every_other_pair(report: Similari
     assert lowest_copy >= report.settings.threshold
     assert lowest_copy > max(others), "an honest pair ranks with the copies"
     assert {frozenset(p.names) for p in report.flagged} == copies
-    assert [frozenset(p.names) for p in report.pairs[:3]] == sorted(copies, key=lambda c: -score(report, *c))
+    assert {frozenset(p.names) for p in report.pairs[:3]} == copies
 
 
 def test_honest_and_template_only_pairs_stay_well_below_the_threshold(report: SimilarityReport) -> None:
