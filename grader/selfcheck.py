@@ -57,7 +57,7 @@ class SelfCheckOutcome:
         """One line per check (question, check, points, verdict), its message wrapped beneath it: readable at any
         terminal width, 80 columns included, instead of a table squeezing the message into a narrow column."""
         console.print(Text(f"{self.grade.sheet}: public checks for {Path(self.grade.source).name}", style="bold"))
-        rows = [(question.question_id, check.check_id, f"{check.points:g}/{check.max_points:g}", check)
+        rows = [(question.question_id, check.check_id, _points(check), check)
                 for question in self.grade.questions for check in question.checks]
         widths = [max([len(head), *(len(row[i]) for row in rows)]) for i, head in enumerate(_HEADS)]
         heading = "  ".join(head.ljust(width) for head, width in zip(_HEADS, widths)) + "  verdict"
@@ -119,7 +119,7 @@ class SelfCheckOutcome:
             for check in question.checks:
                 message = check.message + "".join(f"\nhint: {h}" for h in check.hints)
                 lines.append(f"| {cell(question.question_id)} | {cell(check.check_id)} | "
-                             f"{check.points:g}/{check.max_points:g} | {icons.get(check.status, check.status)} | "
+                             f"{_points(check)} | {icons.get(check.status, check.status)} | "
                              f"{cell(message)} |")
         lines += ["", f"**{self.points_line()}**"]
         if self.grade.error:
@@ -132,6 +132,11 @@ class SelfCheckOutcome:
             lines += ["", f"{len(self.not_run)} further checks ({points:g} points: hidden, probes and written "
                           "answers) are run by your tutors only."]
         return "\n".join(lines) + "\n"
+
+
+def _points(check) -> str:
+    """A check's points; a tutor's part is "–/1": waiting, not lost."""
+    return f"–/{check.max_points:g}" if check.status == "pending" else f"{check.points:g}/{check.max_points:g}"
 
 
 def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released: Path | None = None,
@@ -149,6 +154,7 @@ def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released
         main, files_dir = _prepare(path, Path(tmp), notes)
         grade = grade_file(main, questions, plans, sheet=sheet, sandbox=sandbox,
                            settings=execution_settings(execution), files_dir=files_dir)
+    notes.extend(grade.notes)  # e.g. stored outputs dropped
     return SelfCheckOutcome(grade=grade, protections_off=protections_off, not_run=not_run, notes=notes)
 
 

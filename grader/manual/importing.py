@@ -116,7 +116,7 @@ def import_manual(path: Path, *, results_dir: Path | None = None, course: Path =
                     line_of[(score.file_name, score.question_id, score.check_id)], conflict, history))
             if summary.scored:
                 summary.outputs = write_outputs(book.results(sheet), loaded, results_dir,
-                                                now=now or datetime.now(UTC))
+                                                now=now or datetime.now(UTC), similarity=book.similarity(sheet))
     return summary
 
 
