@@ -1,4 +1,4 @@
-"""Shared test helpers: notebooks written on the fly, the sandbox, the repo's paths."""
+"""Shared test helpers: notebooks written on the fly, the sandbox, the repo's paths, a real browser."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.browser.harness import browser_page, chromium, close_browser_unless_needed, serve_folder  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE_MATERIAL = REPO.parent / "shared" / "course"
@@ -31,3 +33,15 @@ def sandbox():
 
     # CI must prove the real sandbox; elsewhere the process fallback keeps the suite usable.
     return find_sandbox(require=os.environ.get("CI") == "true")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-screenshots", action="store_true", default=False,
+                     help="write the pages' screenshots into docs/screenshots/ (tests/browser/test_screenshots.py)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    result = yield
+    close_browser_unless_needed(item, nextitem)
+    return result
