@@ -1,5 +1,7 @@
 """The browser harness itself: skipped without Chromium but failed in CI, one browser that is closed when
-the tests that need it are done (so later tests can run asyncio code), a loopback server per test."""
+the tests that need it are done (so later tests can run asyncio code), a loopback server per test.
+
+The test that uses the browser comes last, so the browser stays open into test_pages_in_chromium.py."""
 
 from __future__ import annotations
 
@@ -38,22 +40,6 @@ def test_the_browser_is_closed_after_the_last_test_that_needs_it() -> None:
     assert closed == [True, True]
 
 
-def test_a_closed_session_leaves_nothing_behind_and_starts_again(chromium: harness.BrowserSession) -> None:
-    page = chromium.context().new_page()
-    page.set_content("<p id=x>hello</p>")
-    assert page.inner_text("#x") == "hello"
-    assert page.evaluate("navigator.userAgent").find("HeadlessChrome") >= 0
-    profile = chromium.profile
-    assert profile is not None and profile.is_dir()
-    chromium.close()
-    running = subprocess.run(["pgrep", "-f", str(profile)], capture_output=True, text=True).stdout
-    assert running == "" and not profile.exists()
-    # Playwright's sync API marks its loop as running in this thread while it is open; closed, it is not.
-    assert asyncio.run(asyncio.sleep(0, result="free")) == "free"
-    again = chromium.context().new_page()
-    assert again.evaluate("1 + 1") == 2
-
-
 def test_serve_folder_serves_on_loopback(serve_folder, tmp_path: Path) -> None:
     (tmp_path / "a b.html").write_text("<p>served</p>", encoding="utf-8")
     base = serve_folder(tmp_path)
@@ -71,3 +57,19 @@ def test_ci_and_the_readme_install_the_browser_and_show_the_screenshots() -> Non
     for name in ("summary", "feedback", "manual"):
         assert f'src="docs/screenshots/{name}.png"' in readme
         assert (REPO / "docs" / "screenshots" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_closed_session_leaves_nothing_behind_and_starts_again(chromium: harness.BrowserSession) -> None:
+    page = chromium.context().new_page()
+    page.set_content("<p id=x>hello</p>")
+    assert page.inner_text("#x") == "hello"
+    assert page.evaluate("navigator.userAgent").find("HeadlessChrome") >= 0
+    profile = chromium.profile
+    assert profile is not None and profile.is_dir()
+    chromium.close()
+    running = subprocess.run(["pgrep", "-f", str(profile)], capture_output=True, text=True).stdout
+    assert running == "" and not profile.exists()
+    # Playwright's sync API marks its loop as running in this thread while it is open; closed, it is not.
+    assert asyncio.run(asyncio.sleep(0, result="free")) == "free"
+    again = chromium.context().new_page()
+    assert again.evaluate("1 + 1") == 2
