@@ -4,10 +4,10 @@ Feedback is built once as blocks and rendered twice, so feedback.md and feedback
 Text is plain; `backticks` become code in both outputs. Everything is escaped for HTML: messages quote
 student code and output.
 
-A heading or paragraph marked `math=True` is the course's own text (a question, a model answer): its LaTeX
-(`$...$`, `$$...$$`) is typeset in the HTML page by KaTeX, in the browser, and kept as typed in Markdown
-(GitHub and most viewers typeset it there). Text from a hand-in is never marked, so a student's `$` stays
-plain text.
+A heading, paragraph or list marked `math=True` is the course's own text (a question, a model answer, a
+hint from the rubric): its LaTeX (`$...$`, `$$...$$`) is typeset in the HTML page by KaTeX, in the browser,
+and kept as typed in Markdown (GitHub and most viewers typeset it there). Text from a hand-in is never
+marked, so a student's `$` stays plain text.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Paragraph:
 @dataclass(frozen=True)
 class Items:
     items: list[str]
+    math: bool = False  # course text whose LaTeX the HTML page typesets
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ class Document:
     def paragraph(self, text: str, *, math: bool = False) -> None:
         self.blocks.append(Paragraph(text, math))
 
-    def items(self, items: list[str]) -> None:
+    def items(self, items: list[str], *, math: bool = False) -> None:
         if items:
-            self.blocks.append(Items(items))
+            self.blocks.append(Items(items, math))
 
     def preformatted(self, text: str) -> None:
         self.blocks.append(Preformatted(text))
@@ -92,7 +93,8 @@ def to_html(document: Document, *, assets: str | None = None) -> str:
             body.append(f"<p{_MATH_CLASS}>{_inline(block.text, math=True)}</p>" if block.math
                         else f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Items):
-            body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>")
+            body.append(f"<ul{_MATH_CLASS if block.math else ''}>"
+                        + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>")
         else:
             body.append(f"<pre>{html.escape(block.text)}</pre>")
     return page(document.title, "\n".join(body), assets=assets)

@@ -83,7 +83,7 @@ def _check_lines(doc: Document, result: StoredResult, check: CheckResult) -> Non
     doc.paragraph(f"{check.check_id}: {_STATUS_WORDS.get(check.status, check.status)} ({points}). {first}".rstrip())
     if rest.strip():
         doc.preformatted(rest.strip("\n"))
-    doc.items([f"Hint: {hint}" for hint in check.hints])
+    doc.items([f"Hint: {hint}" for hint in check.hints], math=True)  # the rubric's own words
 
 
 def _points_sentence(result: StoredResult) -> str:
