@@ -20,6 +20,7 @@ import re
 import shutil
 import threading
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,8 +38,8 @@ from grader.gradebook import FailedCell, FlagRecord, Gradebook, GradebookError, 
 from grader.grading import SubmissionGrade, execution_settings, grade_file, judge, plan_checks
 from grader.intake.deadline import ManifestError, assess_lateness, read_manifest, submission_time
 from grader.intake.extract import IntakeError, extract_submission
-from grader.intake.naming import Student, nfc, parse_submission_name
-from grader.intake.team import TeamMember, compare_team, names_match, parse_team_text, read_team_info
+from grader.intake.naming import Student, nfc, normalise_student_id, parse_submission_name
+from grader.intake.team import TeamMember, compare_team, names_match, parse_team_text, read_team_info, same_id
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
 
@@ -46,6 +47,9 @@ ENGINE_VERSION = __version__
 MANIFEST_NAME = "manifest.csv"
 # Failed-cell errors are kept short in the gradebook: the last lines say what went wrong.
 _CELL_ERROR_CHARS = 1500
+# Failed cells stored and shown per hand-in in full; the rest are counted (20,000 failing cells once made a
+# 30 MB feedback.md).
+MAX_FAILED_CELLS_KEPT = 20
 _PDF_TEAM_PAGES = 2
 
 
@@ -93,6 +97,8 @@ class _Context:
     manifest: dict[str, datetime] | None
     out: Path
     rubric_sha256: str
+    # Output folder per hand-in name where it is not folder_name(name), and why (see assign_folders).
+    folders: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSummary:
@@ -117,7 +123,6 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
     hand_ins = find_hand_ins(options.hand_ins)
     if Path(options.out).resolve() == Path(options.hand_ins).resolve():
         raise BatchError(f"{options.out}: the outputs need a folder of their own, not the folder of hand-ins")
-    _refuse_shared_folders(hand_ins)
     manifest = _read_manifest(options, loaded)
     sandbox = _find_sandbox(options.unsafe_no_sandbox)
     protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
@@ -126,6 +131,7 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
     out.mkdir(parents=True, exist_ok=True)
     db_path = Path(options.db) if options.db else out / "gradebook.db"
     rubric_sha = rubric_fingerprint(loaded)
+    folders = assign_folders([hand_in_name(p) for p in hand_ins], reserved=[*BATCH_FILES, db_path.name])
 
     try:
         book = Gradebook.open(db_path)
@@ -152,7 +158,7 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
                                    settings=execution_settings(loaded.rubric.execution),
                                    sandbox=pool if pool is not None and sandbox is pool.base else sandbox,
                                    protections_off=protections_off, manifest=manifest, out=out,
-                                   rubric_sha256=rubric_sha)
+                                   rubric_sha256=rubric_sha, folders=folders)
                 _grade_all(todo, context, jobs, book, summary, console)
         except KeyboardInterrupt:  # while planning; _grade_all handles its own
             summary.interrupted = True
@@ -305,7 +311,8 @@ def _empty_record(path: Path, digest: str, context: _Context, started: datetime,
     rubric = context.loaded.rubric
     grade = judge(rubric.questions, context.plans, {}, sheet=rubric.sheet, source=path.name, run=None, error=error)
     return GradingRecord(
-        sheet=rubric.sheet, file_name=hand_in_name(path), folder=folder_name(hand_in_name(path)),
+        sheet=rubric.sheet, file_name=hand_in_name(path),
+        folder=context.folders.get(hand_in_name(path), (folder_name(hand_in_name(path)), ""))[0],
         content_sha256=digest,
         rubric_sha256=context.rubric_sha256, engine_version=ENGINE_VERSION, status="done", started_at=started,
         finished_at=datetime.now(UTC), main_file=None, main_file_reason="", submitted_at=None, time_source=None,
@@ -321,6 +328,8 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
 
     parsed = parse_submission_name(path.name, rubric.naming)
     flags.extend(FlagRecord(f.code, f.message) for f in parsed.problems)
+    if hand_in_name(path) in context.folders:
+        flags.append(FlagRecord("naming", context.folders[hand_in_name(path)][1]))
 
     arrived = submission_time(path, context.manifest)
     lateness = assess_lateness(arrived, rubric.deadline, rubric.late_policy)
@@ -372,9 +381,16 @@ def _finish(record: GradingRecord, grade: SubmissionGrade) -> GradingRecord:
     record.error = grade.error
     record.notes.extend(grade.notes)
     if grade.run is not None:
+        record.sandbox = grade.run.sandbox  # what the hand-in really ran in (a warm pool may have gone cold)
         record.notes.extend(grade.run.problems)
+        failed = grade.run.failed_cells
         record.failed_cells = [FailedCell(c.label, c.status, (c.error or "")[-_CELL_ERROR_CHARS:])
-                               for c in grade.run.failed_cells]
+                               for c in failed[:MAX_FAILED_CELLS_KEPT]]
+        if len(failed) > MAX_FAILED_CELLS_KEPT:
+            rest = Counter(c.status for c in failed[MAX_FAILED_CELLS_KEPT:])
+            record.notes.append(f"{len(failed) - MAX_FAILED_CELLS_KEPT} more cells failed ("
+                                + ", ".join(f"{status}: {n}" for status, n in sorted(rest.items()))
+                                + f"); only the first {MAX_FAILED_CELLS_KEPT} are listed")
     record.finished_at = datetime.now(UTC)
     return record
 
@@ -448,36 +464,52 @@ def _team_students(named: Sequence[Student], declared: Sequence[TeamMember], id_
     for student in named:
         match = None
         if student.student_id:
-            match = next((m for m in unused if m.student_id and _same_id(m.student_id, student.student_id)), None)
+            match = next((m for m in unused if m.student_id and same_id(m.student_id, student.student_id)), None)
         if match is None and student.name:
             match = next((m for m in unused if m.name and names_match(m.name, student.name)), None)
         if match is None:
-            students.append(StudentRecord(student.student_id, student.name, None, "file name"))
+            students.append(StudentRecord(normalise_student_id(student.student_id), student.name, None, "file name"))
             continue
         unused.remove(match)
         named_id_ok = student.student_id is not None and re.fullmatch(id_pattern, student.student_id) is not None
         student_id = student.student_id if named_id_ok or not match.student_id else match.student_id
-        students.append(StudentRecord(student_id, match.name or student.name, match.email, "file name and hand-in"))
-    students.extend(StudentRecord(m.student_id, m.name, m.email, "hand-in only") for m in unused)
+        students.append(StudentRecord(normalise_student_id(student_id), match.name or student.name, match.email,
+                                      "file name and hand-in"))
+    students.extend(StudentRecord(normalise_student_id(m.student_id), m.name, m.email, "hand-in only") for m in unused)
     return students
-
-
-def _same_id(first: str, second: str) -> bool:
-    return re.sub(r"\s", "", first).casefold() == re.sub(r"\s", "", second).casefold()
 
 
 # --- setup ------------------------------------------------------------------------------------------------
 
 
-def _refuse_shared_folders(hand_ins: list[Path]) -> None:
-    """Two hand-ins may not share an output folder ("Team.zip" and "Team.ZIP"): their results would mix."""
-    seen: dict[str, str] = {}
-    for path in hand_ins:
-        name = hand_in_name(path)
-        other = seen.setdefault(folder_name(name), name)
-        if other != name:
-            raise BatchError(f"'{other}' and '{name}' in {path.parent} would share the output folder "
-                             f"'{folder_name(name)}'; rename one of them")
+def assign_folders(names: Sequence[str], reserved: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The hand-ins whose output folder cannot be folder_name(name), with the folder they get and why.
+
+    A folder may not take the name of one of the batch's own files in OUT ("gradebook.db.zip", "summary.html.zip")
+    nor, compared as a case-insensitive file system would, the folder of another hand-in ("X.zip" beside
+    "X.ZIP"): such a hand-in gets "<folder>__2" (or __3, ...), in the order of the names, and a naming flag.
+    One hand-in's name never stops or breaks the batch.
+    """
+    taken = {name.casefold() for name in reserved} | {f"{name}.tmp".casefold() for name in reserved}
+    owner: dict[str, str] = {}
+    moved: dict[str, tuple[str, str]] = {}
+    for name in sorted(names):
+        base = folder = folder_name(name)
+        number = 2
+        while folder.casefold() in taken or folder.casefold() in owner:
+            folder, number = f"{base}__{number}", number + 1
+        owner[folder.casefold()] = name
+        if folder != base:
+            clash = f"the hand-in '{owner[base.casefold()]}'" if base.casefold() in owner else \
+                f"the batch's own file '{base}'"
+            moved[name] = (folder, f"its output folder would be '{base}', which {clash} already takes: its "
+                                   f"results are in '{folder}' instead")
+    return moved
+
+
+# The files grader grade writes into OUT beside the hand-ins' folders.
+BATCH_FILES = ("gradebook.db", "gradebook.db-journal", "gradebook.db-wal", "gradebook.db-shm", "gradebook.csv",
+               "summary.html")
 
 
 def _load_rubric(options: BatchOptions) -> LoadedRubric:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# What a spreadsheet runs as a formula at the start of a cell. A cell is also split at ';' by a spreadsheet set
+# up for German (or any locale whose list separator is ';') that opens a comma-separated file: what follows a
+# ';' starts a cell too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_AFTER_SEMICOLON = re.compile(r";( *+)([=+\-@\t\r])")
+_GUARDED_AFTER_SEMICOLON = re.compile(r";( *+)'([=+\-@\t\r])")
 
 
 def printable(text: str) -> str:
@@ -29,3 +37,18 @@ def clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {printable(k): clean(v) for k, v in value.items()}
     return value
+
+
+def spreadsheet_inert(text: str) -> str:
+    """Text a spreadsheet shows as text, for every CSV the grader writes: an apostrophe before a formula start
+    at the beginning of the cell and after every ';' (formula injection)."""
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    return _AFTER_SEMICOLON.sub(r";\1'\2", text) if ";" in text else text
+
+
+def spreadsheet_text(text: str) -> str:
+    """Undo spreadsheet_inert: "'-1 missing; '=x" -> "-1 missing; =x"."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        text = text[1:]
+    return _GUARDED_AFTER_SEMICOLON.sub(r";\1\2", text) if ";" in text else text

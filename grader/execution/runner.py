@@ -47,6 +47,58 @@ MAX_REPLY_BYTES = 128 * 2**20
 MAX_CONTAINERS = 2**20
 MAX_SEPARATORS = 2 * MAX_ELEMENTS
 CELL_STATUSES = ("ok", "error", "timeout", "exit", "memory")  # what the worker itself reports for a cell
+# What the grader keeps of one hand-in's replies, all requests together (a reply alone is capped by the frame
+# checks at MAX_ELEMENTS): a channel the hand-in forges frames on cannot make the grader hold more.
+MAX_HAND_IN_ELEMENTS = 2 * MAX_ELEMENTS
+# Replies up to this size are always kept (a rubric asks a bounded number of questions): a flood of large replies
+# to one function does not cost the hand-in its answers to the others.
+SMALL_REPLY = 2**16
+# Numeric lists longer than this are kept as numpy arrays (8 bytes a number instead of about 32).
+LIST_AS_ARRAY = 1024
+# Cell output and error text kept per hand-in; past it, errors keep their last SHORT_ERROR characters.
+MAX_HAND_IN_TEXT = 1_000_000
+SHORT_ERROR = 300
+
+
+class AwakeClock:
+    """Monotonic time minus the time this grader process stood still (every thread frozen: a C extension
+    holding the GIL, the process stopped, the machine suspended). A hand-in's time limits are measured on it,
+    so a stall caused by another hand-in's grading never counts against this one (issue 13).
+
+    A daemon thread ticks every TICK seconds; a gap longer than TICK + SLACK between two ticks, or since the
+    last tick when asked, is a stall. Sleeping threads (a worker that is really hung) do not stop the ticks."""
+
+    TICK = 0.05
+    SLACK = 0.2
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stalled = 0.0
+        self._last = time.monotonic()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self._lock:
+                self._stalled += max(0.0, now - self._last - self.TICK - self.SLACK)
+                self._last = now
+
+    def __call__(self) -> float:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._last = time.monotonic()
+                    self._thread = threading.Thread(target=self._run, name="awake-clock", daemon=True)
+                    self._thread.start()
+        now = time.monotonic()
+        with self._lock:
+            ongoing = max(0.0, now - self._last - self.TICK - self.SLACK)
+            return now - self._stalled - ongoing
+
+
+awake = AwakeClock()
 
 
 @dataclass(frozen=True)
@@ -122,6 +174,8 @@ class RunReport:
     wall_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     ignored_magics: list[str] = field(default_factory=list)
+    reply_elements: int = 0  # what the large replies kept so far hold, counted as in element_count
+    text_kept: int = 0  # characters of cell output and errors kept so far (MAX_HAND_IN_TEXT at most)
 
     @property
     def failed_cells(self) -> list[CellOutcome]:
@@ -146,6 +200,8 @@ class _Attempt:
         package_dir = Path(grader.__file__).resolve().parent
         self.proc = sandbox.launch([sys.executable, "-s", "-P", "-m", "grader.execution.worker"], workdir=workdir,
                                    limits=settings.limits, env=env, visible_readonly=[package_dir])
+        # A warm pool that cannot serve a launch gives a cold sandbox: the report says which one really ran.
+        self.sandbox_name = getattr(self.proc, "sandbox_name", sandbox.name)
         self.frames: queue.Queue = queue.Queue(maxsize=QUEUED_FRAMES)
         self.closed = False
         self.separators = MAX_SEPARATORS + 2 * settings.output_limit
@@ -201,11 +257,15 @@ class _Attempt:
             raise WorkerGone(f"the worker stopped reading ({exc.__class__.__name__})") from None
 
     def receive(self, deadline: float) -> dict | None:
-        """The next frame, or None at the deadline; raises WorkerGone if the process ended or sent junk."""
-        try:
-            what, payload = self.frames.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            return None
+        """The next frame, or None at the deadline (on the awake clock); raises WorkerGone if the process ended
+        or sent junk."""
+        while True:
+            try:
+                what, payload = self.frames.get(timeout=min(1.0, max(0.0, deadline - awake())))
+                break
+            except queue.Empty:
+                if awake() >= deadline:
+                    return None
         if what == "frame":
             return payload
         if what == "bad":
@@ -234,9 +294,10 @@ class _Attempt:
 def run_program(program: Program, requests: list[Request], *, files_dir: Path | None, sandbox: Sandbox,
                 settings: ExecutionSettings = ExecutionSettings()) -> RunReport:
     """Run the hand-in's cells, then every request, and collect plain-data results."""
-    started = time.monotonic()
-    deadline = started + settings.total_timeout
+    started, awake_started = time.monotonic(), awake()
+    deadline = awake_started + settings.total_timeout
     report = RunReport(cells={}, replies={}, sandbox=sandbox.name, protections=sandbox.protections())
+    used: list[str] = []  # the sandboxes the attempts really ran in
     skip: set[int] = set()
     stop_before: int | None = None
     pending = list(requests)
@@ -244,7 +305,7 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
     deaths: dict[str, int] = {}
 
     while True:
-        if time.monotonic() >= deadline:
+        if awake() >= deadline:
             report.problems.append(f"total time limit of {settings.total_timeout:g} s exceeded")
             break
         if report.restarts > settings.max_restarts:
@@ -255,6 +316,8 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
             if files_dir is not None:
                 shutil.copytree(files_dir, workdir, dirs_exist_ok=True, symlinks=True)
             attempt = _Attempt(sandbox, workdir, settings)
+            if attempt.sandbox_name not in used:
+                used.append(attempt.sandbox_name)
             outcome = _drive(attempt, program, pending, report, skip, stop_before, deadline, settings,
                              record_cells=not cells_known_good)
         finally:
@@ -282,6 +345,12 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
                                                                                     ["the worker stopped"])))
     for cell in program.cells:
         report.cells.setdefault(cell.index, CellOutcome(cell.index, cell.label, "not run"))
+    if used:
+        report.sandbox = "+".join(used)
+    if any(name != sandbox.name for name in used):
+        why = getattr(sandbox, "broken", None)
+        report.problems.append(f"ran in a cold {'/'.join(n for n in used if n != sandbox.name)} sandbox instead of "
+                               f"the {sandbox.name}" + (f": {why}" if why else ""))
     report.wall_seconds = time.monotonic() - started
     return report
 
@@ -325,13 +394,13 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
                       "skip": sorted(skip), "stop_before": stop_before, "cell_timeout": settings.cell_timeout,
                       "output_limit": settings.output_limit, "seed": settings.seed,
                       "preload": _preload(settings, pending)})
-        message = attempt.receive(min(deadline, time.monotonic() + settings.startup_timeout))
+        message = attempt.receive(min(deadline, awake() + settings.startup_timeout))
         if message is None or message.get("event") != "started":
             verdict = attempt.close()
             return _Outcome("startup", message=f"the worker did not start ({verdict}): "
                             f"{attempt.stderr.decode(errors='replace')[-2000:]}")
         # Set when a step starts and never moved by what the worker sends, so a flood cannot hold the run.
-        step_deadline = time.monotonic() + settings.startup_timeout
+        step_deadline = awake() + settings.startup_timeout
         while True:
             message = attempt.receive(min(deadline, step_deadline))
             if message is None:
@@ -345,15 +414,15 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             event, index = message.get("event"), message.get("index")
             if current is None and event == "cell_start" and index in labels and index > last:
                 current = last = index
-                step_deadline = time.monotonic() + settings.cell_timeout + GRACE_SECONDS
+                step_deadline = awake() + settings.cell_timeout + GRACE_SECONDS
             elif current is not None and event == "cell_end" and index == current \
                     and message.get("status") in CELL_STATUSES:
                 if record_cells:
-                    report.cells[index] = CellOutcome(index, labels[index], message["status"],
-                                                      _text(message.get("error")), _text(message.get("output")),
-                                                      _seconds(message.get("seconds")))
+                    report.cells[index] = _kept(report, CellOutcome(
+                        index, labels[index], message["status"], _text(message.get("error")),
+                        _text(message.get("output")), _seconds(message.get("seconds"))))
                 current = None
-                step_deadline = time.monotonic() + settings.startup_timeout
+                step_deadline = awake() + settings.startup_timeout
             elif current is None and event == "ready":
                 ignored = message.get("ignored_magics")
                 if isinstance(ignored, list):
@@ -375,6 +444,22 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             report.cells[current] = CellOutcome(current, labels[current], status,
                                                 _death_detail(verdict, gone, attempt.stderr))
         return _Outcome("cell", cell=current, exited_cleanly=clean)
+
+
+def _kept(report: RunReport, cell: CellOutcome) -> CellOutcome:
+    """The cell as the report keeps it: once a hand-in's outputs and errors add up to MAX_HAND_IN_TEXT
+    characters (20,000 printing cells would otherwise be 400 MB), later ones keep only a short error."""
+    room = max(0, MAX_HAND_IN_TEXT - report.text_kept)
+    error, output = cell.error or "", cell.output
+    if len(error) + len(output) > room:
+        error = error[-max(room, SHORT_ERROR):]
+        output = output[:max(0, room - len(error))]
+        if len(output) < len(cell.output):
+            output += "\n[more output not kept: the hand-in's outputs reached the grader's limit]"
+    report.text_kept += len(error) + len(output)
+    cell.error = error if cell.error is not None else None
+    cell.output = output
+    return cell
 
 
 def _preload(settings: ExecutionSettings, requests: list[Request]) -> list[str]:
@@ -410,7 +495,7 @@ def _serve_requests(attempt: _Attempt, pending: list[Request], report: RunReport
         timeout = request.timeout or settings.call_timeout
         try:
             attempt.send(request.to_wire(timeout))
-            message = attempt.receive(min(deadline, time.monotonic() + timeout + GRACE_SECONDS))
+            message = attempt.receive(min(deadline, awake() + timeout + GRACE_SECONDS))
             if message is not None and message.get("key") != request.key:
                 raise WorkerGone(f"the worker sent {_summary(message)} instead of this call's answer", tampered=True)
         except WorkerGone as gone:
@@ -424,7 +509,7 @@ def _serve_requests(attempt: _Attempt, pending: list[Request], report: RunReport
             report.replies[request.key] = Reply(request.key, ok=False,
                                                 error=f"the call was killed after {timeout:g} s")
             return _Outcome("request", request=request)
-        report.replies[request.key] = _parse_reply(request.key, message)
+        report.replies[request.key] = _bounded(_parse_reply(request.key, message), report)
     try:
         attempt.send({"op": "quit"})
     except WorkerGone:
@@ -455,8 +540,85 @@ def _parse_reply(key: str, message: dict) -> Reply:
     value = message.get("value")
     if not _is_plain(value):
         return Reply(key, ok=False, error="the reply held a value that is not plain data")
+    forged = _forged_shape(message, value)
+    if forged:
+        return Reply(key, ok=False, error=f"the reply is not one the worker sends ({forged}): its channel was "
+                                          "tampered with")
     return Reply(key, ok=True, value=clean(value), kind=_text(message.get("kind")),
                  type_name=_text(message.get("type")), grads=clean(grads))
+
+
+def _bounded(reply: Reply, report: RunReport) -> Reply:
+    """The reply within the element budgets (one reply, the whole hand-in), long numeric lists as arrays."""
+    if not reply.ok:
+        return reply
+    count = element_count(reply.value) + (element_count(reply.grads) if reply.grads else 0)
+    if count > MAX_ELEMENTS:
+        return Reply(reply.key, ok=False, error=f"the reply holds {count} elements, more than the {MAX_ELEMENTS} "
+                                                "a worker may send (its channel was tampered with)")
+    if count > SMALL_REPLY:
+        if report.reply_elements + count > MAX_HAND_IN_ELEMENTS:
+            return Reply(reply.key, ok=False, error=f"the hand-in's large replies hold more than "
+                                                    f"{MAX_HAND_IN_ELEMENTS} elements together; this one was not kept")
+        report.reply_elements += count
+    reply.value = _lists_as_arrays(reply.value)
+    if reply.grads:
+        reply.grads = _lists_as_arrays(reply.grads)
+    return reply
+
+
+def element_count(value: Any) -> int:
+    """Numbers and containers in a reply, as the worker's budget counts them (text: 8 characters each)."""
+    if isinstance(value, np.ndarray):
+        return max(1, value.size)
+    if isinstance(value, str):
+        return 1 + len(value) // 8
+    if isinstance(value, (list, tuple)):
+        return 1 + sum(element_count(item) for item in value)
+    if isinstance(value, dict):
+        return 1 + sum(element_count(item) for item in value.values())
+    return 1
+
+
+def _lists_as_arrays(value: Any) -> Any:
+    """A long list of plain numbers (one dtype kind) as a numpy array: what is compared is the same, and the
+    grader holds 8 bytes a number instead of a Python object each."""
+    if isinstance(value, list):
+        if len(value) > LIST_AS_ARRAY:
+            kinds = {type(item) for item in value}
+            if kinds <= {float} or kinds <= {int} and all(-2**63 <= item < 2**63 for item in value):
+                return np.array(value, dtype=np.float64 if float in kinds else np.int64)
+        return [_lists_as_arrays(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_lists_as_arrays(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _lists_as_arrays(item) for key, item in value.items()}
+    return value
+
+
+# What the worker's kind_of says, and the value each kind arrives as (arrays as numpy arrays, 0-d ones as numbers).
+_NUMBERS = (bool, int, float, complex)
+_REPLY_KINDS = {"numpy": (np.ndarray, *_NUMBERS), "torch": (np.ndarray, *_NUMBERS), "list": (list,),
+                "tuple": (tuple,), "sequence": (list, tuple)}
+_REPLY_FIELDS = frozenset({"key", "ok", "value", "kind", "type", "grads"})
+
+
+def _forged_shape(message: dict, value: Any) -> str | None:
+    """Why a successful reply cannot have come from the worker's own encoder, or None."""
+    unknown = sorted(str(k)[:20] for k in message if k not in _REPLY_FIELDS)[:5]
+    if unknown:
+        return f"unknown fields {unknown}"
+    kind = message.get("kind")
+    if kind != "python" and kind not in _REPLY_KINDS:
+        return f"kind {_text(kind, 40)!r}"
+    if kind in _REPLY_KINDS and not isinstance(value, _REPLY_KINDS[kind]):
+        return f"a {kind} result that arrived as {type(value).__name__}"
+    if kind == "python" and isinstance(value, np.ndarray):
+        return "an array sent as a plain Python value"
+    grads = message.get("grads")
+    if isinstance(grads, dict) and not all(v is None or isinstance(v, np.ndarray) for v in grads.values()):
+        return "gradients that are not arrays"
+    return None
 
 
 def _is_plain(value: Any, depth: int = 0) -> bool:

@@ -4,10 +4,17 @@ It imports the heavy modules (numpy, torch, the worker) once, then forks one fre
 hand-in pays for its own compute and not for starting Python and importing torch. Every worker starts from
 the zygote's clean memory: whatever a hand-in changes in its modules dies with its process.
 
+The zygote is the sandbox's PID 1 (bubblewrap's --as-pid-1) and not dumpable: a hand-in can neither signal
+(the kernel drops signals to a namespace's init that it does not handle), trace nor read it, and the slot's
+seccomp filter (pool.slot_filter) keeps hand-ins from re-limiting or re-prioritising it. What /proc still lets
+them change, and anything that got past, it finds itself: before every fork and at every reset it compares its
+own rlimits, priority, scheduling and affinity with what they were at start, and answers "changed" or "dirty".
+
 Between two hand-ins the zygote makes its sandbox as it was: it kills every other process in the PID
-namespace, empties the writable tmpfs mounts, and checks that no process, file or System V IPC object is
-left (kernel keys and POSIX message queues, which it could not list, cannot be made: see pool.py). Anything it cannot account for makes it answer "dirty", and the grader throws the whole
-sandbox away. It never holds anything of a hand-in: files reach the worker through a read-only inbox that
+namespace, empties the writable tmpfs mounts (keeping the mounts inside them: a grader package, a venv or the
+workers' folder under /tmp), and checks that no process, file or System V IPC object is left (kernel keys and
+POSIX message queues, which it could not list, cannot be made: see pool.py). Anything it cannot account for
+makes it answer "dirty", and the grader throws the whole sandbox away. It never holds anything of a hand-in: files reach the worker through a read-only inbox that
 the grader fills, and the worker's stdin/stdout/stderr are pipes the grader passes over the control socket.
 
 Control protocol (the grader's side is ``pool.py``), JSON messages on an AF_UNIX SOCK_SEQPACKET socket:
@@ -31,6 +38,7 @@ import gc
 import importlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -67,20 +75,31 @@ class Zygote:
     def __init__(self, control: socket.socket, writable: list[str]) -> None:
         self.control = control
         self.writable = writable
+        # Mounts inside the writable ones, as bubblewrap made them before any hand-in ran: the grader package or
+        # Python when they live under /tmp (a clone, a venv), the workdirs' own tmpfs when the temp folder is a
+        # folder of /tmp. The wipe keeps them and the folders that lead to them; it once tried to delete them,
+        # failed, and every zygote started for such a temp folder fell back to cold workers.
+        self.keep = _mount_points_under(writable)
+        self.leading = sorted({parent for point in self.keep for parent in _parents_within(point, writable)})
         self.child: int | None = None
         self.child_fd: int | None = None  # a pidfd: readable when the worker ends
         self.child_status: int | None = None
         self.baseline: dict = {}
+        self.identity: dict = {}  # own_settings() once prepared: what every worker inherits at its fork
 
     # --- set-up -------------------------------------------------------------------------------------------
 
     def prepare(self, preload: list[str]) -> None:
         # Workers must not be able to read this process's memory or file descriptors through /proc or ptrace
-        # (they run as the same user); orphans of a worker become our children, so we can reap them.
+        # (they run as the same user); orphans of a worker become our children, so we can reap them (as PID 1 of
+        # the sandbox, bubblewrap's --as-pid-1, the zygote reaps every orphan anyway).
         _prctl(PR_SET_DUMPABLE, 0)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
         # As the launcher does for a cold worker: a write past RLIMIT_FSIZE fails with EFBIG, not SIGXFSZ.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        # The kernel delivers a signal from inside the namespace to its init only if init handles it: Python's
+        # SIGINT handler would let a hand-in raise KeyboardInterrupt here. Workers get it back after the fork.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for module in preload:
             try:
                 importlib.import_module(module)
@@ -98,6 +117,7 @@ class Zygote:
         self.baseline = {"modes": self._state()["modes"]}
         self._wipe()
         self.baseline = self._state()
+        self.identity = own_settings()
 
     # --- the loop -------------------------------------------------------------------------------------------
 
@@ -128,11 +148,13 @@ class Zygote:
         self.control.send(json.dumps(message).encode())
 
     def _spawn(self, fds: list[int]) -> None:
-        if self.child is not None or len(fds) != 4:
+        changed = self._changed_settings()
+        if self.child is not None or len(fds) != 4 or changed:
             for fd in fds:
                 os.close(fd)
             self._send({"event": "error", "message": "a worker is still running" if self.child is not None
-                        else f"spawn needs 4 file descriptors, got {len(fds)}"})
+                        else f"spawn needs 4 file descriptors, got {len(fds)}" if len(fds) != 4
+                        else f"the zygote was changed, it must be replaced: {changed}"})
             return
         pid = os.fork()
         if pid == 0:
@@ -179,9 +201,22 @@ class Zygote:
             self._wipe()
         except (OSError, RecursionError) as exc:  # e.g. a tree nested deeper than we recurse: start afresh
             problems.append(f"cannot empty a writable mount: {exc}")
-        state = self._state()
+        try:
+            state = self._state()
+        except OSError as exc:
+            state, problems = {}, [*problems, f"cannot look at the sandbox: {exc}"]
         problems += [f"{key} differs: {state[key]!r}" for key in state if state[key] != self.baseline.get(key)]
+        changed = self._changed_settings()
+        if changed:
+            problems.append(f"the zygote was changed: {changed}")
         self._send({"event": "clean"} if not problems else {"event": "dirty", "why": "; ".join(problems)[:2000]})
+
+    def _changed_settings(self) -> str:
+        """What of this process's limits, priority, scheduling or affinity differs from when it was prepared
+        (a hand-in that got past the seccomp filter, or a kernel path it does not cover); empty if nothing."""
+        now = own_settings()
+        return "; ".join(f"{key} {self.identity.get(key)!r} -> {now[key]!r}" for key in now
+                         if now[key] != self.identity.get(key))[:1000]
 
     # --- cleaning -------------------------------------------------------------------------------------------
 
@@ -209,16 +244,20 @@ class Zygote:
             time.sleep(0.001)
 
     def _wipe(self) -> None:
+        # Modes back first, outermost first: a hand-in may have locked a folder that leads to a mount (the next
+        # hand-in must reach the package), and even its owner cannot pass a folder without the search bit.
+        for path in sorted([*self.writable, *self.leading], key=lambda p: p.rstrip("/").count("/")):
+            os.chmod(path, self.baseline["modes"][path])
         for root in self.writable:
-            os.chmod(root, self.baseline["modes"][root])
             for name in os.listdir(root):
-                _remove(os.path.join(root, name))
+                _remove(os.path.join(root, name), self.keep)
 
     def _state(self) -> dict:
         """What must be the same before every hand-in: mounts empty, nothing running, no IPC objects."""
         return {
-            "modes": {root: stat.S_IMODE(os.stat(root).st_mode) for root in self.writable},
+            "modes": {root: stat.S_IMODE(os.stat(root).st_mode) for root in [*self.writable, *self.leading]},
             "files": {root: sorted(os.listdir(root)) for root in self.writable},
+            "mounts": sorted(_mount_points_under(self.writable)),
             "processes": _other_processes(),
             "ipc": {kind: _read_lines(f"/proc/sysvipc/{kind}")[1:] for kind in ("shm", "msg", "sem")},
         }
@@ -238,6 +277,25 @@ def _warm_up() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
+def own_settings() -> dict:
+    """Everything about this process that a worker inherits at its fork and that another process of the same
+    user could change from outside: rlimits (prlimit), nice (setpriority), scheduling policy and priority,
+    CPU affinity, and the values written through /proc (oom_score_adj, the autogroup's nice)."""
+    import resource
+
+    settings: dict = {name: resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource))
+                      if name.startswith("RLIMIT_")}
+    settings["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
+    settings["scheduler"] = os.sched_getscheduler(0)
+    settings["sched_priority"] = os.sched_getparam(0).sched_priority
+    settings["affinity"] = sorted(os.sched_getaffinity(0))
+    for name in ("oom_score_adj", "autogroup", "timerslack_ns"):
+        lines = _read_lines(f"/proc/self/{name}")
+        # The autogroup's line carries a counter that changes as groups are made: keep only its nice.
+        settings[name] = lines[0].rsplit(" ", 1)[-1] if lines else None
+    return settings
+
+
 def _other_processes() -> list[int]:
     me = os.getpid()
     return sorted(int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me))
@@ -251,16 +309,47 @@ def _read_lines(path: str) -> list[str]:
         return []
 
 
-def _remove(path: str) -> None:
+def _remove(path: str, keep: frozenset[str] = frozenset()) -> None:
     """Delete a file or a directory tree a worker made, whatever modes it gave them (we own them: same user).
-    Nothing else runs in the sandbox by now, so nothing can swap a directory for a symlink meanwhile."""
+    Nothing else runs in the sandbox by now, so nothing can swap a directory for a symlink meanwhile.
+    Mount points in `keep`, and the folders that lead to them, stay (their other contents go)."""
+    if path in keep:
+        return
     if os.path.isdir(path) and not os.path.islink(path):
-        os.chmod(path, 0o700)
+        leads_to_kept = any(point.startswith(path + "/") for point in keep)
+        if not leads_to_kept:
+            os.chmod(path, 0o700)
         for name in os.listdir(path):
-            _remove(os.path.join(path, name))
-        os.rmdir(path)
+            _remove(os.path.join(path, name), keep)
+        if not leads_to_kept:
+            os.rmdir(path)
     else:
         os.unlink(path)
+
+
+def _mount_points_under(roots: list[str]) -> frozenset[str]:
+    """Mount points strictly inside the given mounts, from this process's /proc/self/mountinfo."""
+    points = set()
+    for line in _read_lines("/proc/self/mountinfo"):
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        # mountinfo writes space, tab, newline and backslash in octal (\040)
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        if any(point.startswith(root.rstrip("/") + "/") for root in roots):
+            points.add(point)
+    return frozenset(points)
+
+
+def _parents_within(point: str, roots: list[str]) -> list[str]:
+    """The folders between the innermost writable mount that holds `point` and `point` itself."""
+    holder = max((root.rstrip("/") for root in roots if point.startswith(root.rstrip("/") + "/")), key=len)
+    parents = []
+    parent = os.path.dirname(point)
+    while parent != holder:
+        parents.append(parent)
+        parent = os.path.dirname(parent)
+    return parents
 
 
 # --- the worker's side of the fork ---------------------------------------------------------------------------
@@ -271,6 +360,7 @@ def _become_worker(fds: list[int], control: socket.socket) -> None:
     Never returns."""
     stdin, stdout, stderr, handshake_fd = fds
     os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a cold worker (the zygote ignores it)
     # Our own /proc files readable again, as for any process (the zygote hides its own); the OOM killer
     # takes workers before anything else.
     _prctl(PR_SET_DUMPABLE, 1)

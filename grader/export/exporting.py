@@ -21,8 +21,8 @@ from grader.export.matching import StudentConflict, match_students
 from grader.export.points import StudentPoints, student_points
 from grader.export.roster import RosterError, read_roster
 from grader.gradebook import Gradebook, GradebookError, StoredResult
-from grader.manual.export import inert
 from grader.rubric.load import RubricError, find_rubric, load_rubric
+from grader.textsafe import spreadsheet_inert
 
 
 class ExportError(Exception):
@@ -87,7 +87,7 @@ def write_table(table: Table, path: Path, *, bom: bool) -> Path:
     with temporary.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(table.header)
-        writer.writerows([[inert(_one_line(cell)) for cell in row] for row in table.preamble + table.rows])
+        writer.writerows([[spreadsheet_inert(_one_line(cell)) for cell in row] for row in table.preamble + table.rows])
     temporary.replace(path)
     return path
 

@@ -155,11 +155,11 @@ def read_manifest(csv_path: Path, time_zone: str = "Europe/Berlin") -> dict[str,
     lines = text.splitlines(keepends=True)
     if not any(line.strip() for line in lines):
         raise ManifestError(f"{csv_path}: the manifest is empty")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(lines, dialect)
+    # The separator is the one that splits the header into a file-name and a timestamp column (',' first, then
+    # ';', then TAB): decided by the header alone, never guessed from the rows, whose file names students chose
+    # (a name with ';' or quotes once made the guess wrong and the whole batch refused to start).
+    delimiter = _manifest_delimiter(lines, csv_path)
+    reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
     header = next(reader)
     file_col = _find_column(header, _FILE_COLUMNS, csv_path, "file-name")
     time_col = _find_column(header, _TIME_COLUMNS, csv_path, "timestamp")
@@ -171,13 +171,32 @@ def read_manifest(csv_path: Path, time_zone: str = "Europe/Berlin") -> dict[str,
             continue
         if len(row) <= max(file_col, time_col):
             raise ManifestError(f"{where}: expected at least {max(file_col, time_col) + 1} columns, found {len(row)}")
-        name = unicodedata.normalize("NFC", row[file_col].strip()).replace("\\", "/").rsplit("/", 1)[-1]
-        if not name:
+        # The name as written (a file name may begin with a TAB or a space), and trimmed, for exports that pad.
+        exact = unicodedata.normalize("NFC", row[file_col].strip("\r\n")).replace("\\", "/").rsplit("/", 1)[-1]
+        if not exact.strip():
             raise ManifestError(f"{where}: the file name is empty")
         when = parse_timestamp(row[time_col], zone, where).astimezone(UTC)
-        if name not in times or when > times[name]:
-            times[name] = when
+        for name in dict.fromkeys([exact, exact.strip()]):
+            if name not in times or when > times[name]:
+                times[name] = when
     return times
+
+
+def _manifest_delimiter(lines: list[str], csv_path: Path) -> str:
+    header = next(line for line in lines if line.strip())
+    for delimiter in (",", ";", "\t"):
+        cells = next(csv.reader([header], delimiter=delimiter))
+        try:
+            _find_column(cells, _FILE_COLUMNS, csv_path, "file-name")
+            _find_column(cells, _TIME_COLUMNS, csv_path, "timestamp")
+        except ManifestError:
+            continue
+        return delimiter
+    # None fits: the error names what is missing, as read with the documented default.
+    cells = next(csv.reader([header]))
+    _find_column(cells, _FILE_COLUMNS, csv_path, "file-name")
+    _find_column(cells, _TIME_COLUMNS, csv_path, "timestamp")
+    return ","
 
 
 def parse_timestamp(text: str, zone: ZoneInfo, where: str = "timestamp") -> datetime:

@@ -152,6 +152,17 @@ def parse_submission_name(filename: str, rule: NamingRule | None = None) -> Pars
     return ParsedName(base, extension, tuple(students), tuple(problems))
 
 
+def normalise_student_id(raw: str | None) -> str | None:
+    """The one spelling of a student id everywhere (duplicate checks, the gradebook, every export):
+    '02301002', ' 2301002 ', '2301 002' -> '2301002'; 'AB12' -> 'ab12'; '', '0', None -> None (no id)."""
+    if raw is None:
+        return None
+    text = "".join(unicodedata.normalize("NFKC", raw).split()).casefold()
+    if text.isdigit():
+        text = text.lstrip("0")
+    return text or None
+
+
 def find_duplicate_students(
     submissions: Iterable[tuple[str, Sequence[Student]]],
 ) -> dict[str, list[Flag]]:
@@ -166,7 +177,7 @@ def find_duplicate_students(
         result.setdefault(submission, [])
         for student in students:
             if student.student_id:
-                holders[student.student_id].append((submission, student))
+                holders[normalise_student_id(student.student_id)].append((submission, student))
 
     for student_id, entries in holders.items():
         if len(entries) < 2:

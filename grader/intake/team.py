@@ -21,25 +21,35 @@ from pathlib import Path
 import nbformat
 
 from grader.intake.flags import Flag
-from grader.intake.naming import Student, nfc
+from grader.intake.naming import Student, nfc, normalise_student_id
 
 # Team info sits at the top of a hand-in; this much of its text is plenty and bounds the work.
 _MAX_TEXT_CHARS = 2_000_000
+# A line that declares a team member is short; longer ones (a data dump, a minified blob) are not read for it.
+# Every pattern below is linear in the line (no nested or overlapping quantifiers, matches start only at the
+# start of a run), and this bound keeps even a linear scan of one line cheap (issue 13: a 150,000-letter
+# "Name:" line once stalled the grader 83 s, a code line of 3,000 spaces 9 s).
+MAX_TEAM_LINE_CHARS = 1_000
+# Code is read only by Python's tokenizer, which is linear but slow (about 10 µs a token): this much code per
+# file, from its start, where the team is declared.
+_MAX_CODE_CHARS = 100_000
 
-_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Starts only where a run of address characters starts: without the look-behind every position of a long run
+# would be tried again, quadratic in the run.
+_EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _ID_RE = re.compile(r"(?<![\w.@])\d+(?![\w@])")
 
 _NAME_KEY = r"(?:full\s+|student\s+|team\s+member\s+|member\s+)?names?"
 _ID_KEY = (
-    r"(?:student\s*ids?|student\s*numbers?|student\s*no\.?|matriculation(?:\s*(?:numbers?|no\.?|nr\.?))?"
-    r"|matrikel(?:nummer|nummern|nr\.?|\s*-?\s*nr\.?)?|matr\.?\s*-?\s*nr\.?|mat\.?\s*no\.?|ids?)"
+    r"(?:student\s*+ids?|student\s*+numbers?|student\s*+no\.?|matriculation(?:\s*+(?:numbers?|no\.?|nr\.?))?"
+    r"|matrikel(?:nummer|nummern|nr\.?|\s*+-?+\s*+nr\.?)?|matr\.?\s*+-?+\s*+nr\.?|mat\.?\s*+no\.?|ids?)"
 )
-_EMAIL_KEY = r"(?:e\s*-?\s*mails?(?:\s*address(?:es)?)?|mails?)"
+_EMAIL_KEY = r"(?:e\s*+-?+\s*+mails?(?:\s*+address(?:es)?)?|mails?)"
 _FIELD_KEYS = {"name": _NAME_KEY, "student_id": _ID_KEY, "email": _EMAIL_KEY}
 # A key, an optional member number ("Name 2") and remark ("(matriculation number)"), then ':' or '='.
 _KEY_VALUE_RE = re.compile(
     r"(?<![A-Za-z])(?:(?P<name>" + _NAME_KEY + r")|(?P<student_id>" + _ID_KEY + r")|(?P<email>" + _EMAIL_KEY + r"))"
-    r"\s*\d*\s*(?:\([^)]*\))?\s*[:=]",
+    r"\s*+\d*+\s*+(?:\([^)]*+\))?+\s*+[:=]",
     re.IGNORECASE,
 )
 _HEADER_CELL_RE = {field: re.compile(rf"^{key}\s*(?:\([^)]*\))?$", re.IGNORECASE) for field, key in _FIELD_KEYS.items()}
@@ -48,9 +58,9 @@ _PLACEHOLDER_RE = re.compile(
     r"|name\s*\d*|id\s*\d*|email\s*\d*)$",
     re.IGNORECASE,
 )
-_NAME_LIKE_RE = re.compile(r"^[^\W\d_]+(?:[ '’.-]+[^\W\d_]+)*\.?$")
+_NAME_LIKE_RE = re.compile(r"^[^\W\d_]++(?:[ '’.-]++[^\W\d_]++)*+\.?$")
 _LEAD_MARKS_RE = re.compile(r"^(?:[#>*+\-•]+\s+|#+|//\s*|\d+[.)]\s+)+")
-_ASSIGNMENT_RE = re.compile(r"""^\s*([A-Za-z_][A-Za-z_ ]*?)\s*\d*\s*=\s*(['"])(.*)\2\s*(?:#.*)?$""")
+_VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z_ ]*+")
 
 
 @dataclass(frozen=True)
@@ -79,13 +89,14 @@ def read_team_info(path: Path) -> list[TeamMember]:
         # Parsed whole (outputs with images make notebooks big); only the cell sources are kept.
         return parse_team_text(_notebook_text(path, raw)[:_MAX_TEXT_CHARS])
     if suffix == ".py":
-        return parse_team_text(_code_text(raw[:_MAX_TEXT_CHARS]))
+        return parse_team_text(_code_text(raw[:_MAX_CODE_CHARS]))
     return parse_team_text(raw[:_MAX_TEXT_CHARS])
 
 
 def parse_team_text(text: str) -> list[TeamMember]:
     """Team members from plain text: key-value lines, a table, or 'Name, id, email' lines."""
-    lines = [_clean_line(line) for line in nfc(text).replace("<br>", "\n").replace("<br/>", "\n").splitlines()]
+    lines = [_clean_line(line) if len(line) <= MAX_TEAM_LINE_CHARS else ""
+             for line in nfc(text).replace("<br>", "\n").replace("<br/>", "\n").splitlines()]
     members = _from_tables_and_keys(lines)
     if not members:
         members = _from_one_line_records(lines)
@@ -116,7 +127,7 @@ def compare_team(
     for student in zip_students:
         match = None
         if student.student_id:
-            match = take(lambda m: m.student_id is not None and _same_id(m.student_id, student.student_id))
+            match = take(lambda m: m.student_id is not None and same_id(m.student_id, student.student_id))
         pairs.append((student, match))
     for index, (student, match) in enumerate(pairs):
         if match is None and student.name:
@@ -127,7 +138,7 @@ def compare_team(
             if student.name or student.student_id:
                 flags.append(Flag("team_mismatch", f"{student.label()} is named in the file name but not in {source}"))
             continue
-        if student.student_id and member.student_id and not _same_id(student.student_id, member.student_id):
+        if student.student_id and member.student_id and not same_id(student.student_id, member.student_id):
             flags.append(
                 Flag(
                     "team_mismatch",
@@ -189,8 +200,8 @@ def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def _same_id(first: str, second: str) -> bool:
-    return re.sub(r"\s", "", first).casefold() == re.sub(r"\s", "", second).casefold()
+def same_id(first: str, second: str) -> bool:
+    return normalise_student_id(first) == normalise_student_id(second)
 
 
 # --- turning files into text -------------------------------------------------------------
@@ -205,22 +216,25 @@ def _notebook_text(path: Path, raw: str) -> str:
         cells = [(cell.get("cell_type"), cell.get("source", "")) for cell in notebook.cells]
     except Exception as exc:  # nbformat raises many kinds for broken files
         raise ValueError(f"cannot read team information from '{path}': not a valid notebook ({exc})") from exc
-    parts = []
+    parts, code_budget = [], _MAX_CODE_CHARS
     for cell_type, source in cells:
         text = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source)
-        parts.append(_code_text(text) if cell_type == "code" else text)
+        if cell_type == "code":
+            text, code_budget = _code_text(text[:code_budget]) if code_budget > 0 else "", code_budget - len(text)
+        parts.append(text)
     return "\n".join(parts)
 
 
 def _code_text(code: str) -> str:
     """Comments, string literals and `NAME = "..."` assignments of Python code, in code order."""
+    code = code[:_MAX_CODE_CHARS]
     found: list[tuple[int, str]] = []  # (line number, text)
     assignment_lines: set[int] = set()
     for number, line in enumerate(code.splitlines(), start=1):
-        assignment = _ASSIGNMENT_RE.match(line)
+        assignment = _string_assignment(line) if len(line) <= MAX_TEAM_LINE_CHARS else None
         if assignment:
-            variable = assignment.group(1)
-            text = f"{variable.replace('_', ' ')}: {assignment.group(3)}"
+            variable, value = assignment
+            text = f"{variable.replace('_', ' ')}: {value}"
             key = _KEY_VALUE_RE.match(text)
             # `name = 'model'` is everyday code; only NAME = '...' (a constant) declares a person.
             if key and (not key.group("name") or variable.isupper()):
@@ -239,6 +253,28 @@ def _code_text(code: str) -> str:
         found.extend((n, line.split("#", 1)[1]) for n, line in enumerate(code.splitlines(), 1) if "#" in line)
     found.sort(key=lambda item: item[0])  # stable: a line's pieces keep their order
     return "\n".join(text for _, text in found)
+
+
+def _string_assignment(line: str) -> tuple[str, str] | None:
+    """`NAME 2 = "Anna"  # comment` -> ("NAME", "Anna"): a variable (letters, underscores, inner spaces),
+    optional digits, '=', then one quoted string and at most a comment. Parsed by hand in one pass: the regular
+    expression it replaces had three overlapping quantifiers around the '=' (cubic on a line of spaces)."""
+    left, equals, right = line.partition("=")
+    if not equals:
+        return None
+    variable = left.strip().rstrip("0123456789").rstrip()
+    if not _VARIABLE_RE.fullmatch(variable):
+        return None
+    right = right.strip()
+    if len(right) < 2 or right[0] not in "'\"":
+        return None
+    # The value ends at the last matching quote after which only blanks and a comment follow, as the old
+    # pattern's backtracking chose. tail_ok[j]: right[j:] is blanks, then optionally '#' and anything.
+    tail_ok = [True] * (len(right) + 1)
+    for j in range(len(right) - 1, -1, -1):
+        tail_ok[j] = right[j] == "#" or (right[j].isspace() and tail_ok[j + 1])
+    end = next((i for i in range(len(right) - 1, 0, -1) if right[i] == right[0] and tail_ok[i + 1]), None)
+    return None if end is None else (variable, right[1:end])
 
 
 def _string_body(literal: str) -> str:
@@ -421,9 +457,9 @@ def _merge_repeats(members: list[TeamMember]) -> list[TeamMember]:
     merged: list[TeamMember] = []
     for member in members:
         for i, earlier in enumerate(merged):
-            same_id = member.student_id and earlier.student_id and _same_id(member.student_id, earlier.student_id)
+            shared_id = member.student_id and earlier.student_id and same_id(member.student_id, earlier.student_id)
             same_mail = member.email and earlier.email and member.email.casefold() == earlier.email.casefold()
-            if same_id or same_mail:
+            if shared_id or same_mail:
                 merged[i] = replace(
                     earlier,
                     name=earlier.name or member.name,

@@ -23,12 +23,12 @@ from grader.prose.extract import AnswerText
 from grader.prose.hints import ProseHint, hint_for_answer
 from grader.prose.similarity import group_similar_answers
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
+from grader.textsafe import spreadsheet_inert
 
 COLUMNS = ["sheet", "question", "check", "max_points", "hand_in", "team", "students", "answer", "source",
            "needs_human", "reasons", "margin_notes", "hint", "similar_group", "same_answer_as", "automatic",
            "points", "comment"]
-# Cells a spreadsheet would run as a formula get a leading apostrophe; import takes it off again.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Cells a spreadsheet would run as a formula get an apostrophe (grader.textsafe); import takes it off again.
 
 
 @dataclass
@@ -159,14 +159,9 @@ def write_tutor_csv(rows: list[TutorRow], path: Path) -> Path:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: inert(value) for key, value in row.cells().items()})
+            writer.writerow({key: spreadsheet_inert(value) for key, value in row.cells().items()})
     temporary.replace(path)
     return path
-
-
-def inert(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading apostrophe before = + - @ (formula injection)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def load_course_rubric(sheet: str, course: Path) -> LoadedRubric:

@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.gradebook import Gradebook, GradebookError, NewManualScore, StoredResult
-from grader.manual.export import FORMULA_STARTS, gradebook_path, load_course_rubric
+from grader.manual.export import gradebook_path, load_course_rubric
 from grader.manual.questions import ManualError
 from grader.reports.outputs import write_outputs
+from grader.textsafe import spreadsheet_text
 
 REQUIRED_COLUMNS = ("sheet", "question", "check", "hand_in", "points", "comment")
 _DECIMAL_COMMA = re.compile(r"^\d+,\d+$")
@@ -154,7 +155,7 @@ def read_score_lines(path: Path) -> list[ScoreLine]:
 
 def parse_points(text: str) -> float | None:
     """None for an empty cell; the number otherwise ("0.5", "0,5", "1"). Raises ValueError for anything else."""
-    text = _without_apostrophe(text.strip())
+    text = spreadsheet_text(text.strip())
     if not text:
         return None
     if _DECIMAL_COMMA.match(text):
@@ -198,7 +199,7 @@ def _check(lines: list[ScoreLine], results: dict[str, StoredResult], question_id
         except ValueError:
             problems.append(f"{line.where}: points {line.points_text.strip()!r} is not a number")
             continue
-        comment = _without_apostrophe(line.comment.strip())
+        comment = spreadsheet_text(line.comment.strip())
         if points is None:
             if comment:
                 problems.append(f"{line.where}: a comment without points; enter the points too")
@@ -231,11 +232,6 @@ def _one_sheet(path: Path, lines: list[ScoreLine]) -> str:
 
 def _cell(cells: list[str], index: int) -> str:
     return cells[index].strip() if index < len(cells) else ""
-
-
-def _without_apostrophe(text: str) -> str:
-    """Undo the export's guard against formulas: "'-1 missing" -> "-1 missing"."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 def _default_tutor() -> str:

@@ -17,9 +17,8 @@ from grader.prose.notes import classify_notes
 from grader.prose.qtext import located_tokens, question_end, tokens_of
 from grader.prose.segment import Segment
 from grader.prose.sources import Line
-from grader.prose.textnorm import strip_math, words
+from grader.prose.textnorm import remove_spans, strip_math, words
 
-_HTML_COMMENT = re.compile(r"<!--.*?-->")
 _PLACEHOLDER = re.compile(
     r"^\s*(?:your answer here|type your answer here|answer here|write your answer here|"
     r"ihre antwort(?: hier)?|deine antwort(?: hier)?|todo|\.\.\.|…)\s*[.:!]?\s*$",
@@ -129,7 +128,7 @@ def _formula_only(text: str) -> bool:
 
 
 def _clean(text: str) -> str:
-    text = _HTML_COMMENT.sub("", text)
+    text = "\n".join(remove_spans(line, (("<!--", "-->"),)) for line in text.split("\n"))
     return "" if _PLACEHOLDER.match(text) else text
 
 

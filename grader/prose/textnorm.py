@@ -14,9 +14,11 @@ from functools import lru_cache
 
 _FOLD_MAP = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe"})
 # A word broken by a line-end hyphen ("vanish-\ning") is one word.
-_LINE_BREAK_HYPHEN = re.compile(r"(\w)-\s*\n\s*(\w)")
+# Linear: blanks without a newline, the first newline, then possessively the rest (the old `-\s*\n\s*` tried every
+# split of a run of newlines: quadratic).
+_LINE_BREAK_HYPHEN = re.compile(r"(\w)-[^\S\n]*+\n\s*+(\w)")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-_MARKUP = re.compile(r"(\*\*|__|<\/?[a-zA-Z][^>]*>|`)")
+_MARKUP = re.compile(r"(\*\*|__|<\/?[a-zA-Z][^<>]*+>|`)")  # a tag ends before the next '<': linear
 
 # Short words that are complete words, not cut-off fragments, in English and German.
 # Used to tell fragments ("Ne", "tor", "ing") from ordinary prose.
@@ -73,9 +75,47 @@ def strip_markup(text: str) -> str:
     return _MARKUP.sub("", text)
 
 
-_MATH_SPANS = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\)", re.S)
+# $$...$$, $...$, \[...\], \(...\): found by remove_spans, in linear time (a lazy `.*?` per opener is quadratic
+# in a text of many openers without a closer).
+_MATH_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)"))
 # What is left of a formula a PDF line cut in two: commands, sub/superscripts, dollars.
 _LATEX_PIECES = re.compile(r"\\[A-Za-z]+(?:\{[^{}]*\})?|[_^]\{[^{}]*\}|[_^]\w|[${}]")
+
+
+def remove_spans(text: str, delimiters: tuple[tuple[str, str], ...], replacement: str = "") -> str:
+    """`text` with every span from an opener to the next matching closer replaced, scanning left to right and
+    trying the delimiter pairs in order at each position, as an alternation of lazy patterns would; in linear
+    time: once a closer is missing after some position it is missing after every later one."""
+    missing: set[str] = set()
+    upcoming = {opener: -1 for opener, _ in delimiters}  # where each opener occurs next (from `position` on)
+    parts, start, position = [], 0, 0
+    while True:
+        for opener in upcoming:
+            if 0 <= upcoming[opener] < position or upcoming[opener] == -1 and opener not in missing:
+                upcoming[opener] = text.find(opener, position)
+                if upcoming[opener] < 0:
+                    missing.add(opener)  # and so never searched again
+        found = [index for opener, index in upcoming.items() if index >= 0 and opener not in missing]
+        if not found:
+            break
+        index = min(found)
+        end = -1
+        for opener, closer in delimiters:
+            if opener in missing or not text.startswith(opener, index):
+                continue
+            close = text.find(closer, index + len(opener))
+            if close < 0:
+                missing.add(opener)
+                continue
+            end = close + len(closer)
+            break
+        if end < 0:
+            position = index + 1
+            continue
+        parts += [text[start:index], replacement]
+        start = position = end
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def strip_math(text: str) -> tuple[str, bool]:
@@ -84,7 +124,7 @@ def strip_math(text: str) -> tuple[str, bool]:
     Handles whole formulas ($...$, $$...$$, \\[...\\]) and the halves of one that a line
     break cut, which still show LaTeX commands.
     """
-    blanked = _MATH_SPANS.sub(" ", text)
+    blanked = remove_spans(text, _MATH_DELIMITERS, " ")
     had_math = blanked != text or bool(re.search(r"\\[A-Za-z]{2,}", text))
     if had_math:
         blanked = _LATEX_PIECES.sub(" ", blanked)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from grader.reports.page_assets import head_tags
 
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+_BACKTICKS = re.compile(r"`+")
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,41 @@ class Document:
 
 
 def to_markdown(document: Document) -> str:
-    parts = [f"# {_one_line(document.title)}"]
+    """Markdown in which student text stays text: Markdown viewers render raw HTML, links and images, so
+    outside `code` spans HTML characters become entities and no `](` can start a link or image."""
+    parts = [f"# {_md(_one_line(document.title))}"]
     for block in document.blocks:
         if isinstance(block, Heading):
-            parts.append(f"{'#' * (block.level + 1)} {_one_line(block.text)}")
+            parts.append(f"{'#' * (block.level + 1)} {_md(_one_line(block.text))}")
         elif isinstance(block, Paragraph):
-            parts.append(block.text)
+            parts.append(_md(block.text))
         elif isinstance(block, Items):
-            parts.append("\n".join("- " + item.replace("\n", "\n  ") for item in block.items))
+            parts.append("\n".join("- " + _md(item).replace("\n", "\n  ") for item in block.items))
         else:
-            fence = "````" if "```" in block.text else "```"
+            # A fence longer than any run of backticks inside, so the text cannot close it.
+            longest = max((len(run) for run in _BACKTICKS.findall(block.text)), default=0)
+            fence = "`" * max(3, longest + 1)
             parts.append(f"{fence}\n{block.text}\n{fence}")
     return "\n\n".join(parts) + "\n"
+
+
+def _md(text: str) -> str:
+    """Text with `code` spans kept; elsewhere HTML characters as entities and links broken."""
+    pieces = []
+    last = 0
+    for span in _CODE_SPAN.finditer(text):
+        pieces.append(_md_plain(text[last:span.start()]))
+        inner = span.group(1)
+        tick = "``" if "`" in inner else "`"
+        pieces.append(f"{tick}{inner}{tick}")
+        last = span.end()
+    pieces.append(_md_plain(text[last:]))
+    return "".join(pieces)
+
+
+def _md_plain(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("](", "]\\(")  # no link or image: a viewer would fetch it
 
 
 def to_html(document: Document, *, assets: str | None = None) -> str:

@@ -3,7 +3,8 @@
 Every member of a team gets the team's points. UTF-8 without a byte-order mark, comma-separated, one header
 row; question columns are named by question id in rubric order. Points are auto + manual points; `total`
 applies the late factor. Text that a spreadsheet would run as a formula (a student-chosen file name starting
-with '=', '+', '-' or '@') gets a leading apostrophe.
+with '=', '+', '-', '@', TAB or CR, or such a character after a ';') gets an apostrophe: the one guard of
+every CSV the grader writes, grader.textsafe.spreadsheet_inert.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import csv
 from pathlib import Path
 
 from grader.gradebook import StoredResult
+from grader.intake.naming import normalise_student_id
 from grader.rubric.models import Rubric
+from grader.textsafe import spreadsheet_inert
 
 FIXED_COLUMNS = ["student_id", "name", "email", "team", "hand_in"]
 TOTAL_COLUMNS = ["auto_points", "manual_points", "manual_pending", "late", "late_factor", "total", "max_points",
@@ -36,10 +39,10 @@ def gradebook_rows(results: list[StoredResult], rubric: Rubric) -> list[dict[str
         })
         students = record.students or [None]
         for student in students:
-            rows.append({"student_id": (student.student_id if student else None) or "",
+            rows.append({"student_id": (normalise_student_id(student.student_id) if student else None) or "",
                          "name": (student.name if student else None) or "",
                          "email": (student.email if student else None) or "", **shared})
-    return [{key: _inert(value) for key, value in row.items()} for row in rows]
+    return [{key: spreadsheet_inert(value) for key, value in row.items()} for row in rows]
 
 
 def write_gradebook_csv(results: list[StoredResult], rubric: Rubric, path: Path) -> Path:
@@ -54,10 +57,6 @@ def write_gradebook_csv(results: list[StoredResult], rubric: Rubric, path: Path)
         writer.writerows(gradebook_rows(results, rubric))
     temporary.replace(path)
     return path
-
-
-def _inert(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _number(value: float) -> str:

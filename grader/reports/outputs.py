@@ -8,6 +8,7 @@ students of every hand-in, and never stored: they change when hand-ins come and 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,11 @@ def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, 
     notes: list[str] = []
     answers = _model_answers(loaded, notes)
     results = with_batch_flags(results)
+    sandboxes = Counter(r.record.sandbox for r in results)
+    if len(sandboxes) > 1:  # e.g. a warm pool that could not start: say what each hand-in really ran in
+        notes.append("hand-ins ran in different sandboxes: " + ", ".join(
+            f"{count} in {name}" for name, count in sorted(sandboxes.items())) + " (each hand-in's results.json "
+            "and the gradebook say which)")
     written: list[Path] = []
     for result in results:
         folder = out / result.record.folder

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from grader.batch import BatchError, BatchOptions, _team_students, run_batch
+from grader.batch import BATCH_FILES, _team_students, assign_folders
 from grader.intake.naming import NamingRule, parse_submission_name
 from grader.intake.team import TeamMember
-from tests.conftest import REPO
 
 DIGITS = NamingRule().id_pattern
 
@@ -47,8 +44,12 @@ def test_without_a_declared_team_the_file_name_is_all_there_is():
         ("2301006", "Weber", None, "file name"), ("2301007", "Yılmaz", None, "file name")]
 
 
-def test_two_hand_ins_that_would_share_an_output_folder_are_refused(tmp_path):
-    (tmp_path / "Berg_2302001.zip").write_bytes(b"PK")
-    (tmp_path / "Berg_2302001.ZIP").write_bytes(b"PK")
-    with pytest.raises(BatchError, match="share the output folder"):
-        run_batch(BatchOptions(hand_ins=tmp_path, sheet="sheet02", out=tmp_path / "out", course=REPO))
+def test_hand_ins_whose_folders_would_collide_get_folders_of_their_own_and_a_flag():
+    # Issue 13 changed this: "X.zip" beside "X.ZIP" used to refuse the whole batch.
+    moved = assign_folders(["Berg_2302001.zip", "Berg_2302001.ZIP", "gradebook.db.zip", "Summary.HTML.zip",
+                            "Berg_2302001__2.zip", "Lund_2302002.zip"], reserved=BATCH_FILES)
+    assert {name: folder for name, (folder, _) in moved.items()} == {
+        "Berg_2302001.zip": "Berg_2302001__2", "Berg_2302001__2.zip": "Berg_2302001__2__2",
+        "Summary.HTML.zip": "Summary.HTML__2", "gradebook.db.zip": "gradebook.db__2"}
+    assert "the hand-in 'Berg_2302001.ZIP' already takes" in moved["Berg_2302001.zip"][1]
+    assert "the batch's own file 'gradebook.db'" in moved["gradebook.db.zip"][1]

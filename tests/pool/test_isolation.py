@@ -191,3 +191,58 @@ def test_hash_seed_environment_and_paths_match_a_cold_worker(pool, bwrap):
     cold = values(hand_in(bwrap, cell, get=("facts",)))["facts"]
     assert warm == cold
     assert warm["home"] and warm["tmpdir"] and warm["cwd"] and warm["argv0"]
+
+
+def test_a_hand_in_cannot_re_limit_trace_or_reprioritise_the_zygote(pool):
+    """Issue 13: the calls that change another process of the same user are denied by the slot's seccomp filter
+    unless aimed at the caller itself; what /proc still lets a hand-in change, the zygote finds before its next
+    fork and is replaced."""
+    before = values(hand_in(pool, SETTINGS_OF_A_PROCESS, get=("settings",)))["settings"]
+    replaced = pool.stats.zygotes_replaced
+    attack = values(hand_in(pool, """
+        import ctypes, os, resource
+        libc = ctypes.CDLL(None, use_errno=True)
+        zygote = os.getppid()
+        def errno_of(call):
+            try:
+                call()
+                return 0
+            except OSError as error:
+                return error.errno
+        denied = {
+            "prlimit": errno_of(lambda: resource.prlimit(zygote, resource.RLIMIT_DATA, (2**20, 2**20))),
+            "setpriority": errno_of(lambda: os.setpriority(os.PRIO_PROCESS, zygote, 19)),
+            "setpriority_user": errno_of(lambda: os.setpriority(os.PRIO_USER, 0, 19)),
+            "setpriority_group": errno_of(lambda: os.setpriority(os.PRIO_PGRP, 0, 19)),
+            "affinity": errno_of(lambda: os.sched_setaffinity(zygote, {0})),
+            "scheduler": errno_of(lambda: os.sched_setscheduler(zygote, os.SCHED_IDLE, os.sched_param(0))),
+            "param": errno_of(lambda: os.sched_setparam(zygote, os.sched_param(0))),
+            "ptrace": 0 if libc.ptrace(16, zygote, 0, 0) == 0 else ctypes.get_errno(),  # PTRACE_ATTACH
+            "ptrace_traceme": 0 if libc.ptrace(0, 0, 0, 0) == 0 else ctypes.get_errno(),  # PTRACE_TRACEME
+        }
+        buffer = ctypes.create_string_buffer(8)
+        local = (ctypes.c_void_p * 2)(ctypes.addressof(buffer), 8)
+        remote = (ctypes.c_void_p * 2)(0x400000, 8)
+        read = libc.process_vm_readv(zygote, local, 1, remote, 1, 0)
+        denied["process_vm_readv"] = 0 if read >= 0 else ctypes.get_errno()
+        # its own settings stay its own business
+        own = {"nice": errno_of(lambda: os.nice(5)), "rlimit": errno_of(lambda: resource.setrlimit(
+            resource.RLIMIT_NOFILE, (64, 64))), "affinity": errno_of(lambda: os.sched_setaffinity(0, {0}))}
+        # writable through /proc (same user): found by the zygote before it forks again
+        with open(f"/proc/{zygote}/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    """, get=("denied", "own")))
+    assert attack["denied"] == dict.fromkeys(attack["denied"], 1)  # EPERM
+    assert attack["own"] == {"nice": 0, "rlimit": 0, "affinity": 0}
+    after = values(hand_in(pool, SETTINGS_OF_A_PROCESS, get=("settings",)))["settings"]
+    assert after == before
+    assert pool.stats.zygotes_replaced == replaced + 1
+    assert "oom_score_adj '0' -> '1000'" in pool.stats.replaced_because[-1]
+
+
+SETTINGS_OF_A_PROCESS = """
+    import os, resource
+    settings = {"limits": [resource.getrlimit(getattr(resource, n)) for n in sorted(dir(resource)) if n.startswith("RLIMIT_")],
+                "nice": os.getpriority(os.PRIO_PROCESS, 0), "scheduler": os.sched_getscheduler(0),
+                "affinity": sorted(os.sched_getaffinity(0))}
+"""
