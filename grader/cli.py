@@ -138,6 +138,9 @@ def grade(
                       + ", ".join(summary.protections_off))
     console.print(f"graded {len(summary.graded)}, skipped {len(summary.skipped)} (unchanged), "
                   f"with errors {len(summary.failed)}; gradebook {summary.db_path}; summary {out / 'summary.html'}")
+    if summary.similar_pairs:
+        console.print(f"similar hand-ins: {summary.similar_pairs} pairs flagged for a tutor to judge "
+                      f"({out / 'similarity.html'})")
     if junit is not None:
         console.print(f"wrote {_write_batch_junit(summary.db_path, sheet, junit)}")
     if summary.interrupted:
@@ -158,6 +161,40 @@ def _write_batch_junit(db_path: Path, sheet: str, path: Path) -> Path:
                                                    error=r.record.error))
               for r in results]
     return write_junit_many(grades, path, name=f"grader grade {sheet}")
+
+
+@app.command()
+def similarity(
+    out: Path = typer.Argument(..., help="The `grader grade --out` folder (gradebook and unpacked hand-ins)."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Sheet id (default: the gradebook's only sheet)."),
+    course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+    db: Optional[Path] = typer.Option(None, "--db", help="Gradebook file (default: OUT/gradebook.db)."),
+    threshold: float = typer.Option(0.5, "--threshold", min=0.01, max=1.0,
+                                    help="Flag pairs scoring at least this (0-1)."),
+    shared: list[Path] = typer.Option([], "--shared", help="A file every group was given (starter code, the "
+                                      "sheet as text): not evidence. Repeat for several."),
+    clear: Optional[tuple[str, str]] = typer.Option(None, "--clear", metavar="A B",
+                                                    help="Clear the flagged pair A, B (hand-in file names) after "
+                                                    "looking; holds while both hand-ins are unchanged."),
+    restore: Optional[tuple[str, str]] = typer.Option(None, "--restore", metavar="A B",
+                                                      help="Take a clearance back: the pair is flagged again."),
+    comment: str = typer.Option("", "--comment", help="Why the pair was cleared (with --clear)."),
+    tutor: Optional[str] = typer.Option(None, "--tutor", help="Your name for a clearance (default: your login)."),
+) -> None:
+    """Pairs of hand-ins that share code or written answers, for a tutor to judge (never changes a grade).
+
+    Writes OUT/similarity.html and OUT/similarity.csv, flags both hand-ins of a pair `similar_to` in the gradebook
+    and rebuilds gradebook.csv and summary.html."""
+    from grader.similarity.command import SimilarityCommandError, similarity_command
+
+    try:
+        outcome = similarity_command(out, sheet=sheet, course=course, db=db, threshold=threshold, shared=shared,
+                                     clear=clear, restore=restore, comment=comment, tutor=tutor)
+    except SimilarityCommandError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    for line in outcome.lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("export")

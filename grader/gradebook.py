@@ -132,6 +132,39 @@ CREATE TABLE IF NOT EXISTS manual_scores (
     content_sha256 TEXT
 );
 CREATE INDEX IF NOT EXISTS manual_by_submission ON manual_scores (sheet, file_name, question_id, check_id, id);
+""" + """
+CREATE TABLE IF NOT EXISTS similarity_runs (
+    id          INTEGER PRIMARY KEY,
+    sheet       TEXT NOT NULL,
+    computed_at TEXT NOT NULL,
+    threshold   REAL NOT NULL,
+    hand_ins    INTEGER NOT NULL,
+    note        TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS similar_pairs (
+    run_id      INTEGER NOT NULL REFERENCES similarity_runs(id),
+    file_a      TEXT NOT NULL,
+    file_b      TEXT NOT NULL,
+    score       REAL NOT NULL,
+    code_score  REAL NOT NULL,
+    prose_score REAL NOT NULL,
+    questions   TEXT NOT NULL,
+    content_a   TEXT NOT NULL,
+    content_b   TEXT NOT NULL,
+    PRIMARY KEY (run_id, file_a, file_b)
+);
+CREATE TABLE IF NOT EXISTS similarity_clearances (
+    id         INTEGER PRIMARY KEY,
+    sheet      TEXT NOT NULL,
+    file_a     TEXT NOT NULL,
+    file_b     TEXT NOT NULL,
+    content_a  TEXT NOT NULL,
+    content_b  TEXT NOT NULL,
+    cleared    INTEGER NOT NULL,
+    tutor      TEXT NOT NULL,
+    comment    TEXT NOT NULL DEFAULT '',
+    entered_at TEXT NOT NULL
+);
 """
 
 
@@ -226,6 +259,54 @@ class NewManualScore:
     comment: str = ""
 
 
+@dataclass(frozen=True)
+class Clearance:
+    """A tutor's decision that a flagged pair is not copying; it holds while both hand-ins are unchanged."""
+
+    tutor: str
+    comment: str
+    entered_at: datetime
+    current: bool  # made for the hand-ins' current contents (False: for earlier uploads, so no longer in force)
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    """Two hand-ins of a sheet that the similarity report flagged (file_a < file_b)."""
+
+    file_a: str
+    file_b: str
+    score: float
+    code_score: float
+    prose_score: float
+    questions: tuple[str, ...]
+    content_a: str  # the content_sha256 of each hand-in that was compared
+    content_b: str
+    clearance: Clearance | None = None  # the latest clearance of the pair, if a tutor ever cleared it
+
+    @property
+    def cleared(self) -> bool:
+        return self.clearance is not None and self.clearance.current
+
+    def other(self, file_name: str) -> str:
+        return self.file_b if file_name == self.file_a else self.file_a
+
+
+@dataclass(frozen=True)
+class SimilarityState:
+    """The latest similarity report of a sheet: its flagged pairs, with the tutors' clearances."""
+
+    sheet: str
+    computed_at: datetime
+    threshold: float
+    hand_ins: int
+    pairs: list[SimilarPair]
+    note: str = ""  # what went wrong, if the report could not be made completely
+
+    def flagged(self, file_name: str) -> list[SimilarPair]:
+        """The pairs that flag this hand-in (`similar_to`): not cleared for the current contents."""
+        return [p for p in self.pairs if file_name in (p.file_a, p.file_b) and not p.cleared]
+
+
 @dataclass
 class StoredResult:
     """The latest grading of one hand-in, with the manual scores entered for it."""
@@ -242,6 +323,18 @@ class StoredResult:
         """Auto points plus the manual points entered for the question's tutor checks."""
         manual = sum(score.points for c in question.checks if (score := self.manual_score(c)) is not None)
         return round(question.points + manual, 6)
+
+    def waiting(self, check: CheckResult) -> bool:
+        """A tutor-graded check nobody has scored yet: its points are pending, never lost."""
+        return check.status == "pending" and self.manual_score(check) is None
+
+    def question_pending(self, question: QuestionScore) -> float:
+        """Points of the question still waiting for a tutor."""
+        return round(sum(c.max_points for c in question.checks if self.waiting(c)), 6)
+
+    def question_counted_max(self, question: QuestionScore) -> float:
+        """The most the question's points so far could be: its automatic and already scored tutor parts."""
+        return round(sum(c.max_points for c in question.checks if not self.waiting(c)), 6)
 
     @property
     def manual_points(self) -> float:
@@ -489,6 +582,73 @@ class Gradebook:
                 comment=row["comment"], tutor=row["tutor"], entered_at=datetime.fromisoformat(row["entered_at"]),
                 content_sha256=row["content_sha256"])
         return found
+
+    # --- similarity flags -------------------------------------------------------------------------------
+
+    def record_similarity(self, sheet: str, *, threshold: float, hand_ins: int, pairs: Sequence[SimilarPair],
+                          note: str = "") -> None:
+        """Store a sheet's new similarity report (its flagged pairs) in one transaction; older pairs are dropped.
+        Clearances are kept: they apply to every later report while the pair's hand-ins are unchanged."""
+        with self._transaction() as db:
+            run_id = db.execute("INSERT INTO similarity_runs (sheet, computed_at, threshold, hand_ins, note)"
+                                " VALUES (?, ?, ?, ?, ?)", storable((sheet, _now(), threshold, hand_ins, note))
+                                ).lastrowid
+            db.execute("DELETE FROM similar_pairs WHERE run_id IN (SELECT id FROM similarity_runs WHERE sheet = ?"
+                       " AND id != ?)", (sheet, run_id))
+            db.executemany(
+                "INSERT INTO similar_pairs (run_id, file_a, file_b, score, code_score, prose_score, questions,"
+                " content_a, content_b) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [storable((run_id, *_ordered(p.file_a, p.file_b), p.score, p.code_score, p.prose_score,
+                           _json(list(p.questions)), *(_ordered_contents(p)))) for p in pairs])
+
+    def similarity(self, sheet: str) -> SimilarityState | None:
+        """The sheet's latest similarity report, or None when none was made."""
+        run = self._db.execute("SELECT * FROM similarity_runs WHERE sheet = ? ORDER BY id DESC LIMIT 1",
+                               (sheet,)).fetchone()
+        if run is None:
+            return None
+        latest: dict[tuple[str, str], sqlite3.Row] = {}
+        for row in self._db.execute("SELECT * FROM similarity_clearances WHERE sheet = ? ORDER BY id", (sheet,)):
+            latest[(row["file_a"], row["file_b"])] = row
+        pairs = []
+        for row in self._db.execute("SELECT * FROM similar_pairs WHERE run_id = ? ORDER BY score DESC, file_a,"
+                                    " file_b", (run["id"],)):
+            decision = latest.get((row["file_a"], row["file_b"]))
+            clearance = None
+            if decision is not None and decision["cleared"]:
+                current = (decision["content_a"], decision["content_b"]) == (row["content_a"], row["content_b"])
+                clearance = Clearance(decision["tutor"], decision["comment"],
+                                      datetime.fromisoformat(decision["entered_at"]), current)
+            pairs.append(SimilarPair(row["file_a"], row["file_b"], row["score"], row["code_score"],
+                                     row["prose_score"], tuple(json.loads(row["questions"])), row["content_a"],
+                                     row["content_b"], clearance))
+        return SimilarityState(sheet=sheet, computed_at=datetime.fromisoformat(run["computed_at"]),
+                               threshold=run["threshold"], hand_ins=run["hand_ins"], pairs=pairs, note=run["note"])
+
+    def clear_similar_pair(self, sheet: str, first: str, second: str, *, tutor: str, comment: str = "",
+                           cleared: bool = True) -> SimilarPair:
+        """Clear a flagged pair (or, with cleared=False, take a clearance back) for the hand-ins' current
+        contents. Raises KeyError when the latest report does not flag the two hand-ins together."""
+        state = self.similarity(sheet)
+        file_a, file_b = _ordered(first, second)
+        pair = next((p for p in state.pairs if (p.file_a, p.file_b) == (file_a, file_b)), None) if state else None
+        if pair is None:
+            raise KeyError(f"{self.path}: the latest similarity report of {sheet} does not flag {file_a!r} and "
+                           f"{file_b!r} together")
+        with self._transaction() as db:
+            db.execute("INSERT INTO similarity_clearances (sheet, file_a, file_b, content_a, content_b, cleared,"
+                       " tutor, comment, entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       storable((sheet, file_a, file_b, pair.content_a, pair.content_b, int(cleared), tutor,
+                                 comment, _now())))
+        return pair
+
+
+def _ordered(first: str, second: str) -> tuple[str, str]:
+    return (first, second) if first <= second else (second, first)
+
+
+def _ordered_contents(pair: SimilarPair) -> tuple[str, str]:
+    return (pair.content_a, pair.content_b) if pair.file_a <= pair.file_b else (pair.content_b, pair.content_a)
 
 
 def _now() -> str:

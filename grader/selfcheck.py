@@ -60,8 +60,7 @@ class SelfCheckOutcome:
                            "error": "[yellow]error[/yellow]", "pending": "[blue]tutor[/blue]"}.get(check.status,
                                                                                                 check.status)
                 message = check.message + "".join(f"\nhint: {h}" for h in check.hints)
-                table.add_row(question.question_id, check.check_id, f"{check.points:g}/{check.max_points:g}",
-                              verdict, message)
+                table.add_row(question.question_id, check.check_id, _points(check), verdict, message)
         console.print(table)
         auto = [c for c in self.grade.checks if c.status != "pending"]
         console.print(f"public checks passed: {sum(c.passed for c in auto)}/{len(auto)}, "
@@ -94,7 +93,7 @@ class SelfCheckOutcome:
             for check in question.checks:
                 message = check.message + "".join(f"\nhint: {h}" for h in check.hints)
                 lines.append(f"| {cell(question.question_id)} | {cell(check.check_id)} | "
-                             f"{check.points:g}/{check.max_points:g} | {icons.get(check.status, check.status)} | "
+                             f"{_points(check)} | {icons.get(check.status, check.status)} | "
                              f"{cell(message)} |")
         auto = [c for c in self.grade.checks if c.status != "pending"]
         lines += ["", f"**public checks passed: {sum(c.passed for c in auto)}/{len(auto)}, "
@@ -109,6 +108,11 @@ class SelfCheckOutcome:
             lines += ["", f"{len(self.not_run)} further checks ({points:g} points: hidden, probes and written "
                           "answers) are run by your tutors only."]
         return "\n".join(lines) + "\n"
+
+
+def _points(check) -> str:
+    """A check's points; a tutor's part is "–/1": waiting, not lost."""
+    return f"–/{check.max_points:g}" if check.status == "pending" else f"{check.points:g}/{check.max_points:g}"
 
 
 def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released: Path | None = None,
@@ -126,6 +130,7 @@ def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released
         main, files_dir = _prepare(path, Path(tmp), notes)
         grade = grade_file(main, questions, plans, sheet=sheet, sandbox=sandbox,
                            settings=execution_settings(execution), files_dir=files_dir)
+    notes.extend(grade.notes)  # e.g. stored outputs dropped
     return SelfCheckOutcome(grade=grade, protections_off=protections_off, not_run=not_run, notes=notes)
 
 

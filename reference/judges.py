@@ -44,7 +44,11 @@ def _distribution_problem(values: Any, name: str) -> tuple[np.ndarray | None, st
 
 
 def judge_pq_asymmetric(P: Any, Q: Any) -> Verdict:
-    """3c: P and Q are valid distributions over the same outcomes and KL(P||Q) != KL(Q||P), both finite."""
+    """3c: P and Q are valid distributions over the same outcomes and KL(P||Q) != KL(Q||P).
+
+    Infinities follow the comparison policy: KL = +inf (a zero in one distribution where the other has mass, as
+    the sheet's template defines it) is a value like any other, so one finite and one infinite direction show
+    the asymmetry; two infinite ones are equal and do not."""
     p, problem = _distribution_problem(P, "P")
     if problem:
         return False, problem
@@ -54,13 +58,20 @@ def judge_pq_asymmetric(P: Any, Q: Any) -> Verdict:
     if p.shape != q.shape:
         return False, f"P has {p.size} outcomes and Q has {q.size}; they must describe the same outcomes"
     kl_pq, kl_qp = float(kl_discrete(p, q)), float(kl_discrete(q, p))
-    if not (np.isfinite(kl_pq) and np.isfinite(kl_qp)):
-        return False, (f"KL(P||Q) = {kl_pq:.6g} and KL(Q||P) = {kl_qp:.6g}: a zero probability where the other "
-                       f"distribution has mass makes a divergence infinite; choose an example where both are finite")
+    if np.isinf(kl_pq) and np.isinf(kl_qp):
+        return False, (f"KL(P||Q) = KL(Q||P) = +inf: each distribution has a zero where the other has mass, so "
+                       f"both divergences are infinite and this pair does not show the asymmetry")
+    if np.isinf(kl_pq) or np.isinf(kl_qp):
+        return True, (f"KL(P||Q) = {_nats(kl_pq)} differs from KL(Q||P) = {_nats(kl_qp)}: one direction is "
+                      f"infinite, the other finite")
     if abs(kl_pq - kl_qp) <= 1e-6:
         return False, (f"KL(P||Q) = {kl_pq:.6g} and KL(Q||P) = {kl_qp:.6g} are equal, so this pair does not show "
                        f"the asymmetry")
     return True, f"KL(P||Q) = {kl_pq:.6g} differs from KL(Q||P) = {kl_qp:.6g}"
+
+
+def _nats(value: float) -> str:
+    return "+inf" if np.isinf(value) else f"{value:.6g}"
 
 
 def judge_online(outputs_base: Any, outputs_perturbed: Sequence[Any], atol: float = 1e-5) -> Verdict:

@@ -24,8 +24,9 @@ class Mistake:
     id: str  # the function's name here, e.g. "kl_discrete__log2"
     function: Callable[..., Any]
     description: str  # the hint shown when a student's answer matches this mistake
-    # where it shows: in the returned value, or only in the gradients (same value, broken graph)
-    shows_in: Literal["value", "gradient"] = "value"
+    # where it shows: in the returned value, only in the gradients (same value, broken graph), or only on the
+    # edge cases the task names (zeros in a distribution), not on generic inputs
+    shows_in: Literal["value", "gradient", "edge"] = "value"
 
 
 # ------------------------------------------------------------------------------------------ sheet 11, 11.2.3a
@@ -77,6 +78,12 @@ def lstm_cell__no_tanh_on_cell(x: Any, h: Any, c: Any, W_ih: Any, W_hh: Any, b_i
     return kind.out(torch.sigmoid(o) * c_new), kind.out(c_new)
 
 
+def lstm_cell__no_grad(x: Any, h: Any, c: Any, W_ih: Any, W_hh: Any, b_ih: Any, b_hh: Any) -> tuple[Any, Any]:
+    """The right values computed under torch.no_grad() (a decorated cell): no gradient reaches any argument."""
+    with torch.no_grad():
+        return sheet11.lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh)
+
+
 # ---------------------------------------------------------------------------------------------- sheet 02, 1b
 
 
@@ -108,6 +115,13 @@ def kl_discrete__log2(p: Any, q: Any) -> Any:
     """KL in bits (log base 2) instead of nats (natural log)."""
     kind = kind_of(p, q)
     return kind.out(kind.tensor(sheet02.kl_discrete(p, q)) / torch.log(torch.tensor(2.0, dtype=kind.dtype)))
+
+
+def kl_discrete__unmasked(p: Any, q: Any) -> Any:
+    """sum p_i ln(p_i / q_i) with no special case for p_i = 0: 0 * ln 0 gives NaN instead of 0."""
+    kind = kind_of(p, q)
+    p_t, q_t = kind.tensor(p), kind.tensor(q)
+    return kind.out((p_t * torch.log(p_t / q_t)).sum(dim=-1))
 
 
 def kl_discrete__swapped(p: Any, q: Any) -> Any:
@@ -175,8 +189,9 @@ def kl_gaussian_std_normal__plus_log_det(mu: Any, Sigma: Any) -> Any:
 # --------------------------------------------------------------------------------------------------- registry
 
 def _entries(*pairs: tuple[Callable[..., Any], str]) -> list[Mistake]:
-    return [Mistake(id=f.__name__, function=f, description=text,
-                    shows_in="gradient" if f is reparameterize__detached else "value") for f, text in pairs]
+    shows_in = {reparameterize__detached: "gradient", lstm_cell__no_grad: "gradient", kl_discrete__unmasked: "edge"}
+    return [Mistake(id=f.__name__, function=f, description=text, shows_in=shows_in.get(f, "value"))
+            for f, text in pairs]
 
 
 MISTAKES: dict[str, list[Mistake]] = {
@@ -192,6 +207,8 @@ MISTAKES: dict[str, list[Mistake]] = {
         (lstm_cell__gate_order_ifog, "you read the gate blocks in the order i, f, o, g; torch.nn.LSTMCell "
                                      "stacks them as i, f, g, o"),
         (lstm_cell__no_tanh_on_cell, "you computed h' = o * c'; the new hidden state is o * tanh(c')"),
+        (lstm_cell__no_grad, "no gradient reaches the cell's arguments: the computation runs under "
+                             "torch.no_grad() or on detached inputs, but the cell must stay differentiable"),
     ),
     "forget_gate_delta": _entries(
         (forget_gate_delta__no_derivative, "you left out the factor phi'(net_phi); the chain rule passes "
@@ -204,6 +221,8 @@ MISTAKES: dict[str, list[Mistake]] = {
     "kl_discrete": _entries(
         (kl_discrete__log2, "you used log base 2 (bits); the KL divergence here is in nats (natural log)"),
         (kl_discrete__swapped, "you computed KL(q||p); KL(p||q) weights the log-ratio ln(p_i/q_i) by p_i"),
+        (kl_discrete__unmasked, "a zero in p gives NaN: 0 * ln 0 is taken as 0 in the KL divergence, so mask "
+                                "the terms with p_i = 0 (np.where, torch.where or xlogy)"),
     ),
     "P,Q": _entries(
         (PQ_equal_kl, "your Q is P mirrored, and for such a pair KL(P||Q) = KL(Q||P): the example shows no "

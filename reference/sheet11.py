@@ -160,3 +160,18 @@ def lstm_cell(x: Any, h: Any, c: Any, W_ih: Any, W_hh: Any, b_ih: Any, b_hh: Any
     c_new = torch.sigmoid(f) * c_t + torch.sigmoid(i) * torch.tanh(g)
     h_new = torch.sigmoid(o) * torch.tanh(c_new)
     return kind.out(h_new), kind.out(c_new)
+
+
+def lstm_cell_grads(x: Any, h: Any, c: Any, W_ih: Any, W_hh: Any, b_ih: Any, b_hh: Any) -> tuple[Any, ...]:
+    """d(sum h' + sum c')/d of each of the seven arguments of lstm_cell, in argument order.
+
+    What autograd gives for `(h_new.sum() + c_new.sum()).backward()` through a cell whose graph reaches every
+    argument (the task asks for gradients to all of them); the grader's gradient check compares a student's
+    autograd gradients with these. Same kind and dtype as the inputs.
+    """
+    kind = kind_of(x, h, c, W_ih, W_hh, b_ih, b_hh)
+    leaves = [kind.tensor(v).detach().clone().requires_grad_(True) for v in (x, h, c, W_ih, W_hh, b_ih, b_hh)]
+    with torch.enable_grad():
+        h_new, c_new = lstm_cell(*leaves)
+        grads = torch.autograd.grad(h_new.sum() + c_new.sum(), leaves)
+    return tuple(kind.out(g) for g in grads)

@@ -44,7 +44,7 @@ class Example:
     """One example hand-in: its file name, what it shows, when it was handed in, and its bytes."""
 
     file_name: str
-    case: str  # full | partial | broken | naming | late | pdf_only
+    case: str  # full | partial | broken | naming | late | pdf_only | script
     handed_in: str  # ISO 8601 with offset, as the CMS manifest has it
     content: bytes
 
@@ -61,6 +61,8 @@ JONAS = Member("Jonas Fischer", "2301009", "jonas.fischer@example.org")
 MARTA = Member("Marta Kowalski", "2301010", "marta.kowalski@example.org")
 THI = Member("Thi Nguyen", "2301011", "thi.nguyen@example.org")
 LUCA = Member("Luca Rossi", "2301012", "luca.rossi@example.org")
+NOOR = Member("Noor Haddad", "2301013", "noor.haddad@example.org")
+MATEO = Member("Mateo García", "2301014", "mateo.garcia@example.org")
 
 
 # The registered mistakes in each sheet's "partial" example; the mutants file says which checks they lose.
@@ -141,6 +143,69 @@ def _mutated(master: nbformat.NotebookNode, course_root: Path, sheet: str, mutan
     return notebook
 
 
+def script_hand_in(team: list[Member]) -> bytes:
+    """Sheet 02 as a VS Code user hands it in: a percent-format script (`# %% 1b` cells, markdown cells) whose
+    functions are written for tensors only, a helper module beside it, a yes/no answer as np.bool_, an own KL
+    example with one infinite direction, and `sys.exit(main())` at the end. Every automatic point is earned."""
+    members = "\n#\n".join(f"# Name: {m.name}\n# Student ID: {m.student_id}\n# Email: {m.email}" for m in team)
+    script = f'''# %% [markdown]
+# # RGANN sheet 02
+# ## Team
+{members}
+
+# %% Imports
+import sys
+
+import numpy as np
+import torch
+
+from kl_tools import kl_discrete  # our helper module, handed in beside this script
+
+# %% 1b Forget-gate delta tags=["solution"]
+def forget_gate_delta(net_phi, zeta, s_prev):
+    gate = torch.sigmoid(net_phi)
+    return gate * (1 - gate) * (zeta * s_prev).sum()
+
+# %% 1c
+bidirectional_online_feasible = np.bool_(False)
+
+# %% [markdown]
+# **Answer 1c:** No. The backward direction starts at the end of the sequence, so every output needs inputs
+# that have not arrived yet when an online label is due.
+
+# %% 3c Our own example: Q has a zero where P has mass
+P = [0.3, 0.7]
+Q = [1.0, 0.0]  # KL(P||Q) = +inf, KL(Q||P) = ln(1/0.3): not symmetric
+
+# %% 3d
+def reparameterize(mu, log_var, eps):
+    return mu + (0.5 * log_var).exp() * eps
+
+# %% 3g (bonus)
+def kl_gaussian_std_normal(mu, Sigma):
+    L = torch.linalg.cholesky(Sigma)
+    return 0.5 * (Sigma.diagonal().sum() + mu @ mu - mu.shape[0] - 2 * L.diagonal().log().sum())
+
+# %% Try it
+def main():
+    print("KL(P||Q) =", kl_discrete(torch.tensor(P), torch.tensor(Q)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+    helper = '''"""Helpers for sheet 02."""
+import torch
+
+
+def kl_discrete(p, q):
+    """KL(p||q) in nats; 0 * ln 0 counts as 0."""
+    return torch.where(p > 0, p * (p.log() - q.log()), torch.zeros_like(p)).sum()
+'''
+    return make_zip({"sheet02.py": script.encode("utf-8"), "kl_tools.py": helper.encode("utf-8")})
+
+
 def sheet02_examples(course_root: Path = REPO) -> list[Example]:
     master = nbformat.read(str(course_root / "reference" / "notebooks" / "sheet02_master.ipynb"), as_version=4)
 
@@ -166,6 +231,7 @@ def sheet02_examples(course_root: Path = REPO) -> list[Example]:
         Example(zip_name([SOFIA]), "naming", "2025-01-29T21:30:00+01:00", handed_in([SOFIA], master)),
         Example(zip_name([JONAS, MARTA]), "late", "2025-01-31T09:30:00+01:00", handed_in([JONAS, MARTA], master)),
         Example(zip_name(pdf_team), "pdf_only", "2025-01-29T12:00:00+01:00", make_zip({"answers.pdf": pdf})),
+        Example(zip_name([NOOR, MATEO]), "script", "2025-01-29T20:05:00+01:00", script_hand_in([NOOR, MATEO])),
     ]
 
 

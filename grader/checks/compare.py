@@ -1,11 +1,18 @@
 """Compare a student's result with the expected one, by tolerance, with a stated policy.
 
-Policy (the same for every check unless the rubric says otherwise):
+Policy (the same for every check kind unless the rubric says otherwise):
 - kind: numpy arrays, torch tensors, Python lists and scalars are all accepted (result_kind: any);
 - dtype: values are compared in float64 (or complex128), so float32 answers pass within the tolerance;
 - shape: with shape: squeeze, singleton axes are ignored ((1,) equals (), (n, 1) equals (n,)); otherwise exact;
+- 0-d values: a 0-d array or tensor and numpy scalars (np.float64, np.bool_) are the plain number or truth
+  value they hold, in every check kind (a yes/no answer given as np.bool_(False) or a 0-d tensor is False);
 - several outputs (the reference returns a tuple) are compared element by element; a list is accepted where a tuple was expected;
-- NaN equals NaN, infinities must match in sign, booleans compare as 0/1.
+- infinities: +inf equals +inf and -inf equals -inf, never a finite number however large; NaN equals NaN;
+  booleans compare as 0/1. Judges of property checks apply the same rule (reference values of +inf are
+  answers like any other);
+- input kinds (function checks): a call that raises is retried with the same values in the other array kind
+  (numpy <-> torch) and the other float dtype (float64 <-> float32) before the case counts as failed; the
+  message names the kind that was used (see grader.checks.inputs.variants).
 The comparison only ever touches plain data received from the worker, never a student object.
 """
 
@@ -53,13 +60,36 @@ def compare(got: Any, expected: Any, policy: Comparison) -> Verdict:
     if close.all():
         return Verdict(True)
     wrong = int((~close).sum())
-    finite = np.isfinite(got_array) & np.isfinite(expected_array)
+    finite = np.isfinite(got_array) & np.isfinite(expected_array) & ~close
     detail = ""
     if finite.any():
         diff = np.abs(got_array - expected_array)[finite]
         detail = f", largest difference {diff.max():.3g}"
+    not_finite = ~close & ~finite
+    if not_finite.any():
+        index = tuple(int(i) for i in np.argwhere(not_finite)[0])
+        where = f" at index {index}" if index else ""
+        detail += (f"; {int(not_finite.sum())} of them infinite or NaN on one side only "
+                   f"(expected {_number(expected_array[index])}, got {_number(got_array[index])}{where})")
     return Verdict(False, f"{wrong} of {close.size} values differ beyond rtol={policy.tolerance.rtol:g}, "
                           f"atol={policy.tolerance.atol:g}{detail}")
+
+
+def _number(value: Any) -> str:
+    value = complex(value) if np.iscomplexobj(value) else float(value)
+    if isinstance(value, float) and np.isinf(value):
+        return "+inf" if value > 0 else "-inf"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def plain_scalar(value: Any) -> Any:
+    """A value holding one number or truth value (0-d or size-1 array, numpy scalar) as that Python scalar.
+
+    Anything else comes back unchanged. Used wherever a single answer is expected (choice checks, judges).
+    """
+    if isinstance(value, (np.ndarray, np.generic)) and np.size(value) == 1 and value.dtype.kind in "biufc":
+        return np.asarray(value).reshape(()).item()
+    return value
 
 
 def as_numeric(value: Any) -> tuple[np.ndarray | None, str]:

@@ -27,6 +27,89 @@ class GeneratedCase:
         return text if len(text) <= limit else text[:limit] + " …"
 
 
+ARRAY_KINDS = ("numpy", "list", "torch")
+_FLOATS = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The same case in another array kind or float dtype, tried when the call with the rubric's kind raises."""
+
+    case: GeneratedCase
+    label: str  # the kinds in words: "torch float32 tensors"
+    changes_values: bool  # a float dtype changed, so the reference's result is computed again for it
+
+
+def describe_kinds(case: GeneratedCase) -> str:
+    """What kind of inputs a case passes, in words: "a Python float and numpy float64 arrays"."""
+    counts: dict[tuple[str, str], int] = {}
+    for argument in [*case.args, *(a for _, a in case.kwargs)]:
+        if argument.kind in ARRAY_KINDS:
+            noun = {"numpy": "array", "list": "list", "torch": "tensor"}[argument.kind]
+            what = "Python" if argument.kind == "list" else f"{argument.kind} {np.asarray(argument.value).dtype}"
+        else:
+            what, noun = "Python", type(argument.value).__name__
+        counts[(what, noun)] = counts.get((what, noun), 0) + 1
+    words = [f"{what} {noun}s" if n > 1 else f"{'an' if what[0] in 'aeiou' else 'a'} {what} {noun}"
+             for (what, noun), n in counts.items()]
+    if not words:
+        return "no arguments"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def variants(case: GeneratedCase, *, torch_only: bool = False) -> list[Variant]:
+    """The retries of a case whose call raised, in order: the other array kind (numpy <-> torch) with the same
+    dtype, then the other float dtype (float64 <-> float32) in the same kind, then in the other kind.
+
+    Python floats become 0-d tensors of that dtype in a torch variant (a function written for tensors calls
+    torch functions on every input). torch_only: only torch variants (the case checks gradients).
+    """
+    arrays = [a for a in [*case.args, *(a for _, a in case.kwargs)] if a.kind in ARRAY_KINDS]
+    if not arrays:
+        return []
+    kinds = {"torch" if a.kind == "torch" else "numpy" for a in arrays}
+    floats = {str(np.asarray(a.value).dtype) for a in arrays if np.asarray(a.value).dtype.kind == "f"}
+    kind = kinds.pop() if len(kinds) == 1 else None
+    dtype = floats.pop() if len(floats) == 1 and floats <= set(_FLOATS) else None
+    other_kind = {"numpy": "torch", "torch": "numpy"}.get(kind or "")
+    other_dtype = {"float64": "float32", "float32": "float64"}.get(dtype or "")
+    plan = [(k, dtype) for k in (kind, other_kind) if k] + [(k, other_dtype) for k in (kind, other_kind)
+                                                           if k and other_dtype]
+    found, seen = [], {_key(case)}
+    for target_kind, target_dtype in plan:
+        if torch_only and target_kind != "torch":
+            continue
+        made = _convert(case, target_kind, target_dtype)
+        if _key(made) in seen:
+            continue
+        seen.add(_key(made))
+        found.append(Variant(case=made, label=describe_kinds(made), changes_values=target_dtype != dtype))
+    return found
+
+
+def _convert(case: GeneratedCase, kind: str, dtype: str | None) -> GeneratedCase:
+    def one(argument: Argument) -> Argument:
+        if argument.kind in ARRAY_KINDS:
+            value = np.asarray(argument.value)
+            if dtype and value.dtype.kind == "f":
+                value = value.astype(dtype)
+            return Argument(value=value, kind=kind, requires_grad=argument.requires_grad and kind == "torch")
+        if kind == "torch" and type(argument.value) is float:
+            return Argument(value=np.asarray(argument.value, dtype=dtype or "float64"), kind="torch")
+        return argument
+
+    return GeneratedCase(name=case.name, args=tuple(one(a) for a in case.args),
+                         kwargs=tuple((k, one(a)) for k, a in case.kwargs), context=case.context)
+
+
+def _key(case: GeneratedCase) -> tuple:
+    def one(argument: Argument) -> tuple:
+        if argument.kind in ARRAY_KINDS or isinstance(argument.value, np.ndarray):
+            return argument.kind, str(np.asarray(argument.value).dtype), argument.requires_grad
+        return argument.kind, type(argument.value).__name__
+    return tuple(one(a) for a in case.args) + tuple((k, *one(a)) for k, a in case.kwargs)
+
+
 def seeded_rng(*keys: Any) -> np.random.Generator:
     """A generator that depends only on the rubric seed and the check's identity, never on run order."""
     return np.random.default_rng([zlib.crc32(str(k).encode()) for k in keys])

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from grader.checks.compare import as_numeric, compare, show
-from grader.checks.inputs import GeneratedCase, generate_cases, materialize, seeded_rng
-from grader.checks.plan import CaseRun, CheckPlan, CheckResult, Evidence, JudgeVerdict, ReplyMap
+from grader.checks.compare import as_numeric, compare, plain_scalar, show
+from grader.checks.inputs import GeneratedCase, describe_kinds, generate_cases, materialize, seeded_rng, variants
+from grader.checks.plan import CaseRun, CaseVariant, CheckPlan, CheckResult, Evidence, JudgeVerdict, ReplyMap
 from grader.execution.runner import Reply, Request
 from grader.execution.worker import to_plain
 from grader.rubric.models import (ChoiceCheck, Comparison, FunctionCheck, ManualCheck, PropertyCheck,
@@ -65,10 +65,19 @@ class FunctionKind:
         plan = CheckPlan(question_id=question.id, check=check)
         for number, case in enumerate(_cases(check, question, ctx)):
             key = f"{question.id}/{check.id}/{number}"
+            expected = _call_reference(reference, case)
+            retries = []
+            if check.retry_other_kinds:
+                for variant in variants(case, torch_only=check.compare == "grads"):
+                    try:
+                        wanted = _call_reference(reference, variant.case) if variant.changes_values else expected
+                    except Exception:  # noqa: BLE001 - a kind the reference cannot take is not offered
+                        continue
+                    retries.append(CaseVariant(label=variant.label, case=variant.case, expected=wanted))
             plan.requests.append(Request(key=key, op="call", target=check.function, args=case.args,
                                          kwargs=case.kwargs, grad_wrt=tuple(check.grad_wrt),
-                                         timeout=check.call_timeout))
-            expected = _call_reference(reference, case)
+                                         timeout=check.call_timeout,
+                                         alternatives=tuple((v.case.args, v.case.kwargs) for v in retries)))
             wrong = []
             if check.compare == "output":
                 for message, mistake in mistakes:
@@ -76,25 +85,28 @@ class FunctionKind:
                         wrong.append((message, _call_reference(mistake, case)))
                     except Exception:  # a mistake that does not apply to this input simply gives no hint
                         continue
-            plan.runs.append(CaseRun(case=case, key=key, expected=expected, mistakes=wrong))
+            plan.runs.append(CaseRun(case=case, key=key, expected=expected, mistakes=wrong, variants=retries))
         return plan
 
     def judge(self, plan: CheckPlan, replies: ReplyMap) -> CheckResult:
         check: FunctionCheck = plan.check
         public = check.visibility == "public"
-        failures, hints = [], []
+        failures, hints, retried = [], [], []
         for run in plan.runs:
             reply = replies.get(run.key) or Reply(run.key, ok=False, error="not run")
             if not reply.ok:
                 missing = _missing(reply, check.function)
                 if missing:
                     return _result(plan, "failed", 0.0, missing)
-                failures.append(f"case '{run.case.name}': calling `{check.function}` failed:\n{reply.error}")
+                failures.append(_call_failure(check, run, reply, public))
                 continue
+            case, expected = run.used(reply.variant)
+            if reply.variant:
+                retried.append(_retry_note(run, reply))
             if check.compare == "grads":
-                verdict_text = _compare_grads(check, run, reply)
+                verdict_text = _compare_grads(check, expected, reply)
             else:
-                verdict_text = _compare_output(check, run, reply)
+                verdict_text = _compare_output(check, case, expected, reply)
             if verdict_text is None:
                 continue
             failures.append(_failure_text(check, run, reply, verdict_text, public))
@@ -102,28 +114,64 @@ class FunctionKind:
                 if message not in hints and compare(_got(check, reply), wrong, check).equal:
                     hints.append(message)
         total = len(plan.runs)
+        notes = _retry_notes(retried)
         if not failures:
-            return _result(plan, "passed", check.points, f"all {total} cases passed")
+            return _result(plan, "passed", check.points, f"all {total} cases passed{notes}")
         header = f"{total - len(failures)} of {total} cases passed."
-        return _result(plan, "failed", 0.0, header + "\n" + "\n".join(failures[:3]), hints)
+        return _result(plan, "failed", 0.0, header + "\n" + "\n".join(failures[:3]) + notes, hints)
 
 
 def _got(check: Comparison, reply: Reply) -> Any:
     return reply.value
 
 
-def _compare_output(check: FunctionCheck, run: CaseRun, reply: Reply) -> str | None:
+def _first_line(error: str | None) -> str:
+    lines = [line for line in (error or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "an error"
+
+
+def _retry_note(run: CaseRun, reply: Reply) -> tuple[str, str, str, str]:
+    """(case name, kinds planned, kinds used, the planned call's error) for a case answered by a retry."""
+    used = run.variants[reply.variant - 1].label if reply.variant <= len(run.variants) else "another kind"
+    error = _first_line(reply.attempt_errors[0] if reply.attempt_errors else None)
+    return run.case.name, describe_kinds(run.case), used, error
+
+
+def _retry_notes(notes: list[tuple[str, str, str, str]]) -> str:
+    """One line per change of kinds: "case 'a' (and 2 more): your function raised with X (error), so ..."."""
+    grouped: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for name, planned, used, error in notes:
+        grouped.setdefault((planned, used), []).append((name, error))
+    lines = []
+    for (planned, used), cases in grouped.items():
+        more = f" (and {len(cases) - 1} more)" if len(cases) > 1 else ""
+        lines.append(f"\ncase '{cases[0][0]}'{more}: your function raised with {planned} ({cases[0][1]}), so it "
+                     f"was called again with {used}, and that result was checked")
+    return "".join(lines)
+
+
+def _call_failure(check: FunctionCheck, run: CaseRun, reply: Reply, public: bool) -> str:
+    where = "hidden case" if not public else "case"
+    text = (f"{where} '{run.case.name}': calling `{check.function}` with {describe_kinds(run.case)} failed:\n"
+            f"{reply.error}")
+    if len(reply.attempt_errors) > 1:
+        tried = "; ".join(f"{v.label}: {_first_line(e)}" for v, e in zip(run.variants, reply.attempt_errors[1:]))
+        text += f"\nIt was also called with the same values as {tried}."
+    return text
+
+
+def _compare_output(check: FunctionCheck, case: GeneratedCase, expected: Any, reply: Reply) -> str | None:
     if check.result_kind == "same":
-        given = {a.kind for a in run.case.args if a.kind != "python"}
+        given = {a.kind for a in case.args if a.kind != "python"}
         if given and reply.kind not in given:
             return f"returned a {reply.kind} value for {'/'.join(sorted(given))} input"
-    verdict = compare(reply.value, run.expected, check)
+    verdict = compare(reply.value, expected, check)
     return None if verdict.equal else verdict.reason
 
 
-def _compare_grads(check: FunctionCheck, run: CaseRun, reply: Reply) -> str | None:
+def _compare_grads(check: FunctionCheck, expected: Any, reply: Reply) -> str | None:
     grads = reply.grads or {}
-    expected = run.expected if isinstance(run.expected, tuple) else (run.expected,)
+    expected = expected if isinstance(expected, tuple) else (expected,)
     for name, want in zip(check.grad_wrt, expected):
         got = grads.get(str(name))
         if got is None:
@@ -135,11 +183,11 @@ def _compare_grads(check: FunctionCheck, run: CaseRun, reply: Reply) -> str | No
 
 
 def _failure_text(check: FunctionCheck, run: CaseRun, reply: Reply, reason: str, public: bool) -> str:
+    case, expected = run.used(reply.variant)
     if not public:
-        return f"hidden case '{run.case.name}': {reason}"
-    expected = run.expected if check.compare == "output" else run.expected
+        return f"hidden case '{run.case.name}' ({describe_kinds(case)}): {reason}"
     got = reply.value if check.compare == "output" else reply.grads
-    return (f"case '{run.case.name}': {reason}\n  input:    {run.case.describe()}\n"
+    return (f"case '{run.case.name}': {reason}\n  input:    {case.describe()}\n"
             f"  expected: {show(expected)}\n  got:      {show(got)}")
 
 
@@ -171,7 +219,9 @@ class ValueKind:
 
 
 def normalise_choice(value: Any, options: dict[str, list[str]]) -> str | None:
-    """'No', 'no.', False, 'Nein, weil ...' -> 'no'; None when it matches no option or several."""
+    """'No', 'no.', False, np.bool_(False), a 0-d tensor 0, 'Nein, weil ...' -> 'no'; None when it matches no
+    option or several."""
+    value = plain_scalar(value)
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, (int, float)) and value in (0, 1):

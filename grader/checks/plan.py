@@ -16,12 +16,29 @@ from grader.rubric.models import Check
 
 
 @dataclass
+class CaseVariant:
+    """The case in another array kind or dtype (see inputs.variants), and the reference's result for it."""
+
+    label: str
+    case: GeneratedCase
+    expected: Any = None
+
+
+@dataclass
 class CaseRun:
     case: GeneratedCase
     key: str
     expected: Any = None
     # (hint message, what that mistake returns on this case): shown when the student's result matches it
     mistakes: list[tuple[str, Any]] = field(default_factory=list)
+    variants: list[CaseVariant] = field(default_factory=list)  # the request's alternatives, in order
+
+    def used(self, variant: int) -> tuple[GeneratedCase, Any]:
+        """The inputs and expected result of the call that answered (0: as planned, n: the n-th variant)."""
+        if 0 < variant <= len(self.variants):
+            chosen = self.variants[variant - 1]
+            return chosen.case, chosen.expected
+        return self.case, self.expected
 
 
 @dataclass

@@ -1,7 +1,12 @@
 """Turn a hand-in file (notebook or script) into the list of code cells the worker will run.
 
 Parsing happens in the grader (it is only JSON or text); nothing here executes student code. Stored outputs
-in a notebook are dropped on purpose: the code is always run again.
+in a notebook are dropped on purpose, before the size check: the code is always run again, so the cap on what a
+hand-in may hold applies to what is run, and a notebook that is big only because a cell printed a lot is graded.
+
+Scripts: a `.py` file in the percent format (`# %%` cells, as Jupytext, VS Code and Spyder write it) runs cell by
+cell; the text after `# %%` is the cell's title and options (`[markdown]`, `[raw]`, `tags=[...]`), never code.
+A script without markers runs one top-level statement at a time, so an error hides no later definition.
 """
 
 from __future__ import annotations
@@ -12,8 +17,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_SOURCE_BYTES = 20 * 2**20
-CELL_MARKER = re.compile(r"^# ?%%", re.MULTILINE)
+MAX_SOURCE_BYTES = 20 * 2**20  # what is run: code and text, without stored outputs
+MAX_READ_BYTES = 100 * 2**20  # bomb guard: a notebook file is not even read beyond this (the zip entry cap)
+# A percent-format cell marker (Jupytext): "# %%" or "#%%" at the start of a line, then the cell's title and
+# options. "# %%%" and deeper are Spyder's sub-cells; they start a cell too.
+CELL_MARKER = re.compile(r"^#\s?%%+(?P<rest>(?:[ \t].*)?)$")
+CELL_TYPE = re.compile(r"\[(markdown|md|raw)\]")
+CELL_OPTIONS = re.compile(r"\s[\w-]+=(\[[^\]]*\]|\"[^\"]*\"|'[^']*'|\S+)")
 
 
 class ProgramError(ValueError):
@@ -41,15 +51,40 @@ class Program:
 
 def load_program(path: Path) -> Program:
     path = Path(path)
-    if path.stat().st_size > MAX_SOURCE_BYTES:
-        raise ProgramError(f"{path.name}: {path.stat().st_size} bytes is more than the "
-                           f"{MAX_SOURCE_BYTES // 2**20} MB a hand-in file may have")
     suffix = path.suffix.lower()
+    size = path.stat().st_size
     if suffix == ".ipynb":
+        if size > MAX_READ_BYTES:
+            raise ProgramError(f"{path.name}: {size} bytes is more than the {MAX_READ_BYTES // 2**20} MB a "
+                               f"notebook file may have, even with its stored outputs")
         return _load_notebook(path)
+    if size > MAX_SOURCE_BYTES:
+        raise ProgramError(f"{path.name}: {size} bytes is more than the {MAX_SOURCE_BYTES // 2**20} MB a "
+                           f"hand-in file may have")
     if suffix == ".py":
         return _load_script(path)
     raise ProgramError(f"{path.name}: not a notebook (.ipynb) or a Python script (.py)")
+
+
+def _drop_outputs(raw: dict) -> int:
+    """Remove stored outputs, execution counts and attachments in place; returns how many bytes they held."""
+    dropped = 0
+    cells = raw.get("cells")
+    if not isinstance(cells, list):  # nbformat v3 keeps cells in worksheets: left to nbformat's converter
+        return 0
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        for key, empty in (("outputs", []), ("attachments", None)):
+            if cell.get(key):
+                dropped += len(json.dumps(cell[key], ensure_ascii=False).encode("utf-8", "surrogatepass"))
+                if empty is None:
+                    del cell[key]
+                else:
+                    cell[key] = empty
+        if "execution_count" in cell:
+            cell["execution_count"] = None
+    return dropped
 
 
 def _load_notebook(path: Path) -> Program:
@@ -68,11 +103,23 @@ def _load_notebook(path: Path) -> Program:
         raise ProgramError(f"{path.name}: not a notebook, the JSON is nested too deeply to read") from None
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise ProgramError(f"{path.name}: JSON but not a notebook (no 'nbformat' field)")
+    notes = []
+    file_bytes = len(text.encode("utf-8", "surrogatepass"))
+    dropped = _drop_outputs(raw)
+    if dropped:
+        text = json.dumps(raw, ensure_ascii=False)
+    kept = len(text.encode("utf-8", "surrogatepass"))
+    if kept > MAX_SOURCE_BYTES:
+        raise ProgramError(f"{path.name}: its code and text are {_mb(kept)} without the stored outputs, more than "
+                           f"the {MAX_SOURCE_BYTES // 2**20} MB a hand-in may run")
+    if file_bytes > MAX_SOURCE_BYTES:
+        notes.append(f"{path.name} is {_mb(file_bytes)}, over the {MAX_SOURCE_BYTES // 2**20} MB limit, only "
+                     f"because of its stored outputs ({_mb(dropped)}); they were dropped (the grader never uses "
+                     f"stored outputs, it runs the code again) and the {_mb(kept)} of code and text were graded")
     try:
         notebook = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several types for malformed notebooks
         raise ProgramError(f"{path.name}: not a readable notebook: {str(exc)[:300]}") from None
-    notes = []
     if raw.get("nbformat") != 4:
         notes.append(f"notebook format v{raw.get('nbformat')} was converted to v4")
     cells, markdown = [], []
@@ -95,11 +142,56 @@ def _load_script(path: Path) -> Program:
         source = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ProgramError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if CELL_MARKER.search(source):
-        pieces = [p for p in CELL_MARKER.split(source) if p.strip()]
-        cells = [Cell(index=i, label=f"%% block {i + 1}", source=to_python(p)) for i, p in enumerate(pieces)]
-        return Program(path=path, kind="script", cells=cells)
+    lines = source.splitlines(keepends=True)
+    if any(CELL_MARKER.match(line.rstrip("\r\n")) for line in lines):
+        cells, markdown = _percent_cells(lines)
+        return Program(path=path, kind="script", cells=cells, markdown=markdown)
     return Program(path=path, kind="script", cells=_split_statements(source, path))
+
+
+def _percent_cells(lines: list[str]) -> tuple[list[Cell], list[str]]:
+    """Cells of a percent-format script: code cells to run (line numbers kept), markdown cells' text."""
+    blocks: list[tuple[int, str, str, list[str]]] = []  # (first body line, title, type, body lines)
+    start, title, kind, body = 0, "", "code", []
+    for number, line in enumerate(lines):
+        marker = CELL_MARKER.match(line.rstrip("\r\n"))
+        if marker is None:
+            body.append(line)
+            continue
+        blocks.append((start, title, kind, body))
+        title, kind = _cell_header(marker.group("rest"))
+        start, body = number + 1, []
+    blocks.append((start, title, kind, body))
+    cells, markdown = [], []
+    for first_line, title, kind, body in blocks:
+        text = "".join(body)
+        if not text.strip():
+            continue
+        if kind == "markdown":
+            markdown.append(_uncomment(body))
+        elif kind == "code":
+            label = f"{title} (line {first_line + 1})" if title else f"line {first_line + 1}"
+            # Blank lines in front keep line numbers in tracebacks true to the student's file.
+            cells.append(Cell(index=len(cells), label=label, source="\n" * first_line + to_python(text)))
+    return cells, markdown
+
+
+def _cell_header(rest: str) -> tuple[str, str]:
+    """The title and cell type from what follows "# %%": "1b [markdown] tags=["x"]" -> ("1b", "markdown")."""
+    found = CELL_TYPE.search(rest)
+    kind = {"md": "markdown"}.get(found.group(1), found.group(1)) if found else "code"
+    title = CELL_TYPE.sub(" ", rest)
+    title = CELL_OPTIONS.sub(" ", " " + title)
+    return " ".join(title.split()), kind
+
+
+def _uncomment(body: list[str]) -> str:
+    """A markdown cell's text: its lines without the leading "# ", or the inside of a triple-quoted string."""
+    text = "".join(body).strip()
+    for quote in ('"""', "'''"):
+        if len(text) >= 6 and text.startswith(quote) and text.endswith(quote):
+            return text[3:-3].strip("\n")
+    return "".join(re.sub(r"^# ?", "", line) for line in body).strip("\n")
 
 
 def _split_statements(source: str, path: Path) -> list[Cell]:
@@ -129,3 +221,7 @@ def to_python(source: str) -> str:
         return TransformerManager().transform_cell(source)
     except Exception:  # a transformer bug must not cost the student the cell: run it as written
         return source
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB"

@@ -135,12 +135,24 @@ class Request:
     kwargs: tuple[tuple[str, Argument], ...] = ()
     grad_wrt: tuple[int | str, ...] = ()
     timeout: float | None = None
+    # The same call in other array kinds/dtypes, tried in order (within the same timeout) when a call raises.
+    alternatives: tuple[tuple[tuple[Argument, ...], tuple[tuple[str, Argument], ...]], ...] = ()
 
     def to_wire(self, default_timeout: float) -> dict:
-        return {"op": self.op, "key": self.key, "target": self.target,
-                "args": [a.to_wire() for a in self.args],
-                "kwargs": {k: a.to_wire() for k, a in self.kwargs},
-                "grad_wrt": list(self.grad_wrt), "timeout": self.timeout or default_timeout}
+        message = {"op": self.op, "key": self.key, "target": self.target,
+                   "args": [a.to_wire() for a in self.args],
+                   "kwargs": {k: a.to_wire() for k, a in self.kwargs},
+                   "grad_wrt": list(self.grad_wrt), "timeout": self.timeout or default_timeout}
+        if self.alternatives:
+            message["alternatives"] = [{"args": [a.to_wire() for a in args],
+                                        "kwargs": {k: a.to_wire() for k, a in kwargs}}
+                                       for args, kwargs in self.alternatives]
+        return message
+
+    def arguments(self) -> list[Argument]:
+        """Every argument this request may pass, its alternatives' included."""
+        calls = [(self.args, self.kwargs), *self.alternatives]
+        return [a for args, kwargs in calls for a in (*args, *(a for _, a in kwargs))]
 
 
 @dataclass
@@ -152,6 +164,8 @@ class Reply:
     type_name: str | None = None
     grads: dict[str, Any] | None = None
     error: str | None = None
+    variant: int = 0  # 0: the call as planned; n: its n-th alternative, after the calls before it raised
+    attempt_errors: list[str] = field(default_factory=list)  # the errors of the calls that raised, in order
 
 
 @dataclass
@@ -302,6 +316,7 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
     stop_before: int | None = None
     pending = list(requests)
     cells_known_good = False
+    folder = _folder_within(program.path, files_dir)
     deaths: dict[str, int] = {}
 
     while True:
@@ -319,7 +334,7 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
             if attempt.sandbox_name not in used:
                 used.append(attempt.sandbox_name)
             outcome = _drive(attempt, program, pending, report, skip, stop_before, deadline, settings,
-                             record_cells=not cells_known_good)
+                             record_cells=not cells_known_good, folder=folder)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if outcome.kind == "done":
@@ -382,9 +397,21 @@ class _Outcome:
     request: Request | None = None  # kind "request": the call that ended the worker
 
 
+def _folder_within(path: Path, files_dir: Path | None) -> str:
+    """The hand-in file's folder relative to the files copied for the run ("" for their top): the worker works
+    there and imports the hand-in's own modules from it."""
+    if files_dir is None:
+        return ""
+    try:
+        folder = Path(path).resolve().parent.relative_to(Path(files_dir).resolve()).as_posix()
+    except ValueError:
+        return ""
+    return "" if folder == "." else folder
+
+
 def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: RunReport, skip: set[int],
            stop_before: int | None, deadline: float, settings: ExecutionSettings,
-           record_cells: bool) -> _Outcome:
+           record_cells: bool, folder: str = "") -> _Outcome:
     labels = {c.index: c.label for c in program.cells}
     current: int | None = None
     last = -1
@@ -392,7 +419,7 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
         attempt.send({"op": "init", "cells": [{"index": c.index, "label": c.label, "source": c.source}
                                               for c in program.cells],
                       "skip": sorted(skip), "stop_before": stop_before, "cell_timeout": settings.cell_timeout,
-                      "output_limit": settings.output_limit, "seed": settings.seed,
+                      "output_limit": settings.output_limit, "seed": settings.seed, "folder": folder,
                       "preload": _preload(settings, pending)})
         message = attempt.receive(min(deadline, awake() + settings.startup_timeout))
         if message is None or message.get("event") != "started":
@@ -440,6 +467,11 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             return _Outcome("done")
         clean = verdict == "ok" and not gone.tampered
         status = "exit" if clean else ("memory" if "memory" in verdict else "crashed")
+        if clean and _is_last_cell(program, current, skip, stop_before):
+            # os._exit(0) as the hand-in's last act ended it cleanly: nothing was cut short.
+            if record_cells:
+                report.cells[current] = CellOutcome(current, labels[current], "ok")
+            return _Outcome("cell", cell=current, exited_cleanly=True)
         if record_cells:
             report.cells[current] = CellOutcome(current, labels[current], status,
                                                 _death_detail(verdict, gone, attempt.stderr))
@@ -462,11 +494,17 @@ def _kept(report: RunReport, cell: CellOutcome) -> CellOutcome:
     return cell
 
 
+def _is_last_cell(program: Program, index: int, skip: set[int], stop_before: int | None) -> bool:
+    later = [c for c in program.cells if c.index > index and c.index not in skip
+             and (stop_before is None or c.index < stop_before)]
+    return not later
+
+
 def _preload(settings: ExecutionSettings, requests: list[Request]) -> list[str]:
     """The rubric's preload, plus torch when a request passes tensors: imported before any student code runs,
     so that nothing a cell changes (the import machinery, the traceback module) can break the import later."""
     modules = list(settings.preload)
-    passes_tensors = any(a.kind == "torch" for r in requests for a in (*r.args, *(a for _, a in r.kwargs)))
+    passes_tensors = any(a.kind == "torch" for r in requests for a in r.arguments())
     if passes_tensors and "torch" not in modules:
         modules.append("torch")
     return modules
@@ -532,8 +570,13 @@ def _parse_reply(key: str, message: dict) -> Reply:
     """Accept only the reply shapes the worker produces; anything else counts as the student's error."""
     if message.get("key") != key:
         return Reply(key, ok=False, error="the worker answered a different request (its channel was tampered with)")
+    attempts = message.get("attempt_errors")
+    attempt_errors = [_text(e, 2000) or "" for e in attempts[:8]] if isinstance(attempts, list) else []
     if not message.get("ok"):
-        return Reply(key, ok=False, error=_text(message.get("error")) or "the call failed")
+        return Reply(key, ok=False, error=_text(message.get("error")) or "the call failed",
+                     attempt_errors=attempt_errors)
+    variant = message.get("variant", 0)
+    variant = variant if isinstance(variant, int) and not isinstance(variant, bool) and 0 <= variant <= 8 else 0
     grads = message.get("grads")
     if grads is not None and not (isinstance(grads, dict) and _is_plain(grads)):
         grads = None
@@ -545,7 +588,8 @@ def _parse_reply(key: str, message: dict) -> Reply:
         return Reply(key, ok=False, error=f"the reply is not one the worker sends ({forged}): its channel was "
                                           "tampered with")
     return Reply(key, ok=True, value=clean(value), kind=_text(message.get("kind")),
-                 type_name=_text(message.get("type")), grads=clean(grads))
+                 type_name=_text(message.get("type")), grads=clean(grads), variant=variant,
+                 attempt_errors=attempt_errors)
 
 
 def _bounded(reply: Reply, report: RunReport) -> Reply:
@@ -600,7 +644,7 @@ def _lists_as_arrays(value: Any) -> Any:
 _NUMBERS = (bool, int, float, complex)
 _REPLY_KINDS = {"numpy": (np.ndarray, *_NUMBERS), "torch": (np.ndarray, *_NUMBERS), "list": (list,),
                 "tuple": (tuple,), "sequence": (list, tuple)}
-_REPLY_FIELDS = frozenset({"key", "ok", "value", "kind", "type", "grads"})
+_REPLY_FIELDS = frozenset({"key", "ok", "value", "kind", "type", "grads", "variant", "attempt_errors"})
 
 
 def _forged_shape(message: dict, value: Any) -> str | None:

@@ -51,6 +51,14 @@ _extract_tb, _format_list, _format_exception_only = (traceback.extract_tb, trace
 _signal, _setitimer, _pthread_sigmask = signal.signal, signal.setitimer, signal.pthread_sigmask
 
 
+class _CallFailed(Exception):
+    """Every kind a call was tried in raised; holds the error texts in the order tried."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(errors[0])
+        self.errors = errors
+
+
 class CellTimeout(BaseException):
     """Raised by the interval timer; a BaseException so that `except Exception` in student code won't eat it."""
 
@@ -236,17 +244,16 @@ class Worker:
         if "matplotlib" in sys.modules:
             sys.modules["matplotlib"].use("Agg")
         _signal(signal.SIGALRM, _timer_handler)
+        _enter_hand_in_folder(init.get("folder") or "")
 
     def _run_cells(self, init: dict) -> None:
         skip = set(init.get("skip", []))
         stop_before = init.get("stop_before")
         timeout = init.get("cell_timeout")
-        for cell in init["cells"]:
+        to_run = [cell for cell in init["cells"]
+                  if cell["index"] not in skip and (stop_before is None or cell["index"] < stop_before)]
+        for number, cell in enumerate(to_run):
             index = cell["index"]
-            if stop_before is not None and index >= stop_before:
-                break
-            if index in skip:
-                continue
             self.send({"event": "cell_start", "index": index})
             status, error, started = "ok", None, time.monotonic()
             try:
@@ -255,7 +262,10 @@ class Worker:
             except CellTimeout:
                 status, error = "timeout", f"cell stopped after the {timeout:g} s time limit"
             except SystemExit as exc:
-                status, error = "exit", f"the code called exit({self._repr(exc.code)}); later cells were not run"
+                # exit(0) or exit() as the last thing a hand-in does (`sys.exit(main())`) is how a script ends
+                # cleanly, not a failure; anywhere else it stops the cells after it.
+                if not (_clean_exit_code(exc.code) and number == len(to_run) - 1):
+                    status, error = "exit", f"the code called exit({self._repr(exc.code)}); later cells were not run"
             except MemoryError as exc:
                 status, error = "memory", self._error_text(exc)
             except BaseException as exc:  # noqa: BLE001 - any failure of student code is reported, not raised
@@ -319,6 +329,11 @@ class Worker:
                 reply = {"key": key, "ok": False, "error": f"unknown request {request['op']!r}"}
         except CellTimeout:
             reply = {"key": key, "ok": False, "error": f"timed out after {timeout:g} s", "timeout": True}
+        except _CallFailed as failed:
+            # The planned call's error is the one the student meant to get; the others say what else was tried.
+            reply = {"key": key, "ok": False, "error": failed.errors[0]}
+            if len(failed.errors) > 1:
+                reply["attempt_errors"] = failed.errors
         except BaseException as exc:  # noqa: BLE001
             reply = {"key": key, "ok": False, "error": self._error_text(exc)}
         self._only_in_the_worker()
@@ -338,12 +353,49 @@ class Worker:
         function = self._timed(timeout, self._lookup, request["target"])
         if not callable(function):
             raise TypeError(f"'{request['target']}' is not callable")
-        args = [make_argument(a) for a in request.get("args", [])]
-        kwargs = {k: make_argument(a) for k, a in request.get("kwargs", {}).items()}
-        # Held in a list that _describe_call empties, so the result is freed while the timer runs.
-        result = [self._timed(_left(deadline, timeout), _apply, function, args, kwargs, student=True)]
-        return self._timed(_left(deadline, timeout), _describe_call, result, args, kwargs,
-                           request.get("grad_wrt") or [])
+        # The call as planned, then the same values in other array kinds/dtypes while calls raise: a function
+        # written for tensors only is not wrong because the check first handed it numpy arrays.
+        calls = [request, *(request.get("alternatives") or [])]
+        errors: list[str] = []
+        for number, call in enumerate(calls):
+            try:
+                args = [make_argument(a) for a in call.get("args", [])]
+                kwargs = {k: make_argument(a) for k, a in call.get("kwargs", {}).items()}
+                # Held in a list that _describe_call empties, so the result is freed while the timer runs.
+                result = [self._timed(_left(deadline, timeout), _apply, function, args, kwargs, student=True)]
+                reply = self._timed(_left(deadline, timeout), _describe_call, result, args, kwargs,
+                                    request.get("grad_wrt") or [])
+            except CellTimeout:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the student's error; the next kind may work
+                if number == len(calls) - 1:
+                    raise _CallFailed(errors + [self._error_text(exc)]) from None
+                errors.append(self._error_text(exc))
+                continue
+            if number:
+                reply.update(variant=number, attempt_errors=errors)
+            return reply
+        raise AssertionError("unreachable")
+
+
+def _enter_hand_in_folder(folder: str) -> None:
+    """Work in the folder of the notebook or script, as Jupyter does, and import the hand-in's own modules from it.
+
+    Only that folder joins sys.path (first, like a notebook's own folder in Jupyter), after the preloaded
+    libraries are imported, so a hand-in's `numpy.py` cannot stand in for them. The worker's cwd holds nothing
+    but the hand-in's files; a folder that would lead outside it is ignored.
+    """
+    base = os.path.realpath(os.getcwd())
+    target = os.path.realpath(os.path.join(base, folder))
+    if target != base and not target.startswith(base + os.sep) or not os.path.isdir(target):
+        target = base
+    os.chdir(target)
+    sys.path.insert(0, target)
+
+
+def _clean_exit_code(code: Any) -> bool:
+    """exit(), exit(None), exit(0) and exit(False): the statuses a shell reads as success."""
+    return code is None or (type(code) in (int, bool) and int.__index__(code) == 0)
 
 
 def _left(deadline: float, timeout: float | None) -> float | None:

@@ -6,6 +6,7 @@ files are listed apart as written answers. The reason returned is shown to stude
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -19,7 +20,8 @@ SCRIPT_SUFFIX = ".py"
 WRITTEN_ANSWER_SUFFIXES = (".pdf", ".md", ".txt")
 
 SELECTION_RULE = (
-    "Among several candidates the grader prefers a name that mentions the sheet or says solution or "
+    "Among several candidates the grader passes over scripts that another script of the hand-in imports "
+    "(they are its helper modules), prefers a name that mentions the sheet or says solution or "
     "submission, then avoids names that look like a template, a copy or Untitled, then takes the one "
     "with the most code, then the one nearest the top folder, then the first in alphabetical order."
 )
@@ -51,6 +53,7 @@ class _Candidate:
     name: str  # lower-case file name, for the name rules
     code: int
     depth: int
+    imports: frozenset[str] = frozenset()  # top-level modules a script imports
 
 
 def choose_main_file(root: Path, files: Sequence[str], sheet_hint: str | None = None) -> MainFileChoice:
@@ -80,6 +83,12 @@ def choose_main_file(root: Path, files: Sequence[str], sheet_hint: str | None = 
 
     candidates = [_describe(root, path, kind) for path in paths]
     chosen, why = _rank(candidates, kind, sheet_hint)
+    main = next(c for c in candidates if c.path == chosen)
+    helpers = [c.path for c in candidates if PurePosixPath(c.path).stem in main.imports]
+    if kind == "script" and len(helpers) == len(paths) - 1:
+        # Nothing to choose between: the other scripts are the hand-in's own modules, imported by this one.
+        reason = f"There is no notebook in the hand-in; '{chosen}' was graded, and it imports {_quoted(helpers)}."
+        return MainFileChoice(chosen, reason, tuple(paths), written, ())
     found = f"{len(paths)} {kind}s were found ({_quoted(paths)})"
     reason = f"{found}; '{chosen}' was graded because {why}. {SELECTION_RULE}"
     flag = Flag("several_notebooks", f"{found}; '{chosen}' was graded because {why}")
@@ -97,7 +106,18 @@ def _rank(candidates: list[_Candidate], kind: str, sheet_hint: str | None) -> tu
         match = _HAND_IN_RE.search(candidate.name)
         return f"'{match.group(1)}'" if match else None
 
+    imported = {name for c in candidates for name in c.imports}
+
+    def helper(candidate: _Candidate) -> bool:
+        module = PurePosixPath(candidate.path).stem
+        return any(module in other.imports for other in candidates if other is not candidate)
+
     rules: list[tuple[Callable[[_Candidate], object], Callable[[_Candidate, list[_Candidate]], str]]] = [
+        (
+            lambda c: not (kind == "script" and imported and helper(c)),
+            lambda c, rest: "the other scripts are helper modules that a script of the hand-in imports ("
+            + _quoted([r.path for r in rest if r is not c]) + ")",
+        ),
         (
             lambda c: hand_in_word(c) is not None,
             lambda c, rest: f"its name mentions {hand_in_word(c)}",
@@ -128,7 +148,30 @@ def _rank(candidates: list[_Candidate], kind: str, sheet_hint: str | None) -> tu
 def _describe(root: Path, path: str, kind: str) -> _Candidate:
     pure = PurePosixPath(path)
     count = _count_code(root / path, kind)
-    return _Candidate(path=path, name=pure.name.lower(), code=count, depth=len(pure.parts) - 1)
+    imports = _script_imports(root / path) if kind == "script" else frozenset()
+    return _Candidate(path=path, name=pure.name.lower(), code=count, depth=len(pure.parts) - 1, imports=imports)
+
+
+def _script_imports(path: Path) -> frozenset[str]:
+    """The modules a script imports (first part of each name, and names imported from the current package)."""
+    try:
+        if path.stat().st_size > _MAX_RANKING_READ:
+            return frozenset()
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return frozenset()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.module and not node.level:
+                names.add(node.module.split(".")[0])
+            elif node.level:
+                names.update(alias.name for alias in node.names)
+                if node.module:
+                    names.add(node.module.split(".")[0])
+    return frozenset(names)
 
 
 def _count_code(path: Path, kind: str) -> int:

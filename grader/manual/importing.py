@@ -96,7 +96,8 @@ def import_manual(path: Path, *, results_dir: Path | None = None, course: Path =
             raise ManualImportError(path, problems)
         if summary.scored:
             book.add_manual_scores(sheet, summary.scored, tutor=tutor or _default_tutor())
-            summary.outputs = write_outputs(book.results(sheet), loaded, results_dir, now=now or datetime.now(UTC))
+            summary.outputs = write_outputs(book.results(sheet), loaded, results_dir, now=now or datetime.now(UTC),
+                                            similarity=book.similarity(sheet))
     return summary
 
 

@@ -4,17 +4,26 @@ Hand-in files are untrusted. PDFs are parsed by pypdf, which can be made to spin
 file is read in a child process (`python -m grader.manual._reader`) with a CPU, memory and wall-time cap;
 the answers come back as JSON and are validated, never unpickled. A file that cannot be read becomes a
 "needs a human" reason on every question, never an empty answer.
+
+A child reads one file after another (starting Python and pypdf costs half a second, reading a notebook a
+hundredth of that): it gets a fresh CPU budget per file, the wall time is measured per file here, and a child
+that fails, overruns or has read `_FILES_PER_CHILD` files is replaced. The same children read the code of
+hand-in files for the similarity report (`read_files` with `code_chars`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import grader
@@ -25,6 +34,9 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 _CPU_SECONDS = 60
 _WALL_SECONDS = 90
 _MEMORY_BYTES = 2 * 1024 * 1024 * 1024
+_FILES_PER_CHILD = 100  # then a fresh child: memory a long-lived parser leaves behind does not pile up
+_MAX_REPLY_BYTES = 256 * 1024 * 1024
+_START_SECONDS = 30  # starting a child and importing the readers, on a loaded machine
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,24 @@ class ReadLimits:
 
 
 DEFAULT_LIMITS = ReadLimits()
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """One file to read: its written answers to `questions` (None: none), its code (None: no code)."""
+
+    path: Path
+    questions: list[ProseQuestion] | None = None
+    code_chars: int | None = None  # read the file's code, at most this many characters
+
+
+@dataclass
+class FileReply:
+    answers: dict[str, AnswerText] | None = None
+    answers_error: str | None = None  # why the file's written answers could not be read (it names the file)
+    code: list[dict] | None = None  # [{"label", "text", "question"}] (grader.similarity.sources.read_code)
+    code_notes: list[str] = field(default_factory=list)
+    code_error: str | None = None
 
 
 def answer_files(main_file: str | None, written_answers: Sequence[str]) -> list[str]:
@@ -50,58 +80,220 @@ def read_file_answers(path: Path, questions: list[ProseQuestion], limits: ReadLi
 
     Raises HandInReadError (naming the file) when the file is too big, unreadable, or the child fails.
     """
-    path = Path(path)
+    reply = read_files([FileRequest(Path(path), questions)], workers=1, limits=limits)[0]
+    if isinstance(reply, HandInReadError):
+        raise reply
+    if reply.answers_error:
+        raise HandInReadError(reply.answers_error)
+    return reply.answers or {}
+
+
+def read_files(requests: Sequence[FileRequest], *, workers: int | None = None,
+               limits: ReadLimits = DEFAULT_LIMITS) -> list[FileReply | HandInReadError]:
+    """Every request's reply, in order, read by `workers` children at a time; a file that cannot be read (too
+    big, unreadable, over a limit) gets a HandInReadError naming it instead."""
+    if not requests:
+        return []
+    workers = max(1, min(len(requests), workers or os.cpu_count() or 1))
+    local = threading.local()
+    children: list[_ReaderChild] = []
+    lock = threading.Lock()
+
+    def read(request: FileRequest) -> FileReply | HandInReadError:
+        child = getattr(local, "child", None)
+        if child is None:
+            child = local.child = _ReaderChild(limits)
+            with lock:
+                children.append(child)
+        try:
+            return child.read(request)
+        except HandInReadError as exc:
+            return exc
+
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise HandInReadError(f"{path}: cannot read ({exc.strerror})") from None
-    if size > limits.max_file_bytes:
-        raise HandInReadError(f"{path}: {size / 2**20:.0f} MB, more than the {limits.max_file_bytes / 2**20:.0f} MB "
-                              "read for written answers")
-    request = json.dumps({"path": str(path), "questions": [asdict(q) for q in questions],
-                          "limits": {"cpu_seconds": limits.cpu_seconds, "memory_bytes": limits.memory_bytes}})
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHONPATH": os.pathsep.join([str(Path(grader.__file__).resolve().parent.parent),
-                                          os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    try:
-        # The child caps its own CPU time and memory before it imports anything that parses the file
-        # (a preexec_fn would do it earlier, but is unsafe with the threads that read hand-ins in parallel).
-        done = subprocess.run([sys.executable, "-m", "grader.manual._reader"], input=request.encode(),
-                              capture_output=True, timeout=limits.wall_seconds, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        raise HandInReadError(f"{path}: reading it took longer than {limits.wall_seconds:g} s") from None
-    if done.returncode != 0:
-        raise HandInReadError(f"{path}: reading it failed ({_why(done)})")
-    try:
-        reply = json.loads(done.stdout)
-        if not reply.get("ok"):
-            raise HandInReadError(str(reply.get("error") or f"{path}: unreadable"))
-        return {qid: AnswerText.model_validate(answer) for qid, answer in reply["answers"].items()}
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        if isinstance(exc, HandInReadError):
-            raise
-        raise HandInReadError(f"{path}: the reader's reply was not understood ({exc})") from None
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(read, requests))
+    finally:
+        for child in children:
+            child.close()
 
 
 def hand_in_answers(files_dir: Path, files: Sequence[str], questions: list[ProseQuestion],
                     limits: ReadLimits = DEFAULT_LIMITS) -> dict[str, AnswerText]:
     """Every question's answer in one hand-in, merged over its files (see merge_answers)."""
-    per_file: list[tuple[str, dict[str, AnswerText] | str]] = []
-    for name in files:
-        try:
-            per_file.append((name, read_file_answers(Path(files_dir) / name, questions, limits)))
-        except HandInReadError as exc:
-            per_file.append((name, str(exc).replace(str(Path(files_dir) / name), f"'{name}'")))
-    return merge_answers(per_file, [q.id for q in questions])
+    return many_hand_in_answers([(files_dir, files)], questions, workers=1, limits=limits)[0]
 
 
 def many_hand_in_answers(jobs: Sequence[tuple[Path, Sequence[str]]], questions: list[ProseQuestion], *,
                          workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS
                          ) -> list[dict[str, AnswerText]]:
-    """hand_in_answers for several hand-ins at once (one child process per file, `workers` at a time)."""
-    workers = max(1, workers or os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda job: hand_in_answers(job[0], job[1], questions, limits), jobs))
+    """hand_in_answers for several hand-ins at once (`workers` children read their files one after another)."""
+    requests = [FileRequest(Path(files_dir) / name, questions) for files_dir, files in jobs for name in files]
+    replies = iter(read_files(requests, workers=workers, limits=limits))
+    merged = []
+    for files_dir, files in jobs:
+        per_file: list[tuple[str, dict[str, AnswerText] | str]] = []
+        for name in files:
+            reply = next(replies)
+            failure = str(reply) if isinstance(reply, HandInReadError) else reply.answers_error
+            if failure:
+                per_file.append((name, failure.replace(str(Path(files_dir) / name), f"'{name}'")))
+            else:
+                per_file.append((name, reply.answers or {}))
+        merged.append(merge_answers(per_file, [q.id for q in questions]))
+    return merged
+
+
+class _ReaderChild:
+    """One reader process, started on first use and replaced after a failure or _FILES_PER_CHILD files."""
+
+    def __init__(self, limits: ReadLimits) -> None:
+        self.limits = limits
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stderr = None
+        self.served = 0
+
+    def read(self, request: FileRequest) -> FileReply:
+        path = Path(request.path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise HandInReadError(f"{path}: cannot read ({exc.strerror})") from None
+        if size > self.limits.max_file_bytes:
+            raise HandInReadError(f"{path}: {size / 2**20:.0f} MB, more than the "
+                                  f"{self.limits.max_file_bytes / 2**20:.0f} MB read for written answers")
+        if self.process is None or self.served >= _FILES_PER_CHILD:
+            try:
+                self._start()
+            except (BrokenPipeError, EOFError):
+                raise HandInReadError(f"{path}: reading it failed ({self._failure()})") from None
+            except subprocess.TimeoutExpired:
+                self.close()
+                raise HandInReadError(f"{path}: the reader did not start within {_START_SECONDS} s") from None
+        assert self.process is not None and self.process.stdin is not None
+        line = json.dumps({"path": str(path), "code_chars": request.code_chars,
+                           "questions": None if request.questions is None else [asdict(q) for q in request.questions]})
+        self.served += 1
+        try:
+            self.process.stdin.write(line.encode() + b"\n")
+            self.process.stdin.flush()
+            raw = self._reply(self.limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise HandInReadError(f"{path}: reading it took longer than {self.limits.wall_seconds:g} s") from None
+        except (BrokenPipeError, EOFError):
+            why = self._failure()
+            raise HandInReadError(f"{path}: reading it failed ({why})") from None
+        except _TooBig:
+            self.close()
+            raise HandInReadError(f"{path}: what was read from it is more than "
+                                  f"{_MAX_REPLY_BYTES // 2**20} MB") from None
+        try:
+            reply = json.loads(raw)
+            if not reply.get("ok"):
+                raise HandInReadError(str(reply.get("error") or f"{path}: unreadable"))
+            answers = reply.get("answers")
+            return FileReply(
+                answers=None if answers is None else {qid: AnswerText.model_validate(a) for qid, a in answers.items()},
+                answers_error=None if reply.get("answers_error") is None else str(reply["answers_error"]),
+                code=_code_units(reply.get("code")), code_notes=[str(n) for n in reply.get("code_notes") or []],
+                code_error=None if reply.get("code_error") is None else str(reply["code_error"]))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            if isinstance(exc, HandInReadError):
+                raise
+            raise HandInReadError(f"{path}: the reader's reply was not understood ({exc})") from None
+
+    def _start(self) -> None:
+        self.close()
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": os.pathsep.join([str(Path(grader.__file__).resolve().parent.parent),
+                                              os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+        self.stderr = tempfile.TemporaryFile()
+        # The child caps its own memory before it imports anything that parses files, and its CPU time before
+        # each file (a preexec_fn would do it earlier, but is unsafe with the threads that read in parallel).
+        self.process = subprocess.Popen([sys.executable, "-m", "grader.manual._reader"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.stderr, env=env)
+        self.served = 0
+        limits = {"cpu_seconds": self.limits.cpu_seconds, "memory_bytes": self.limits.memory_bytes}
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"limits": limits}).encode() + b"\n")
+        self.process.stdin.flush()
+        # Starting Python and importing the readers is not the file's time: it has its own allowance.
+        self._reply(_START_SECONDS)
+
+    def _reply(self, seconds: float) -> bytes:
+        """The child's next line, waiting at most `seconds` (TimeoutExpired), EOFError when it ended."""
+        assert self.process is not None and self.process.stdout is not None
+        deadline = time.monotonic() + seconds
+        stream = self.process.stdout.fileno()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([stream], [], [], left)[0]:
+                raise subprocess.TimeoutExpired("grader.manual._reader", seconds)
+            chunk = os.read(stream, 1 << 20)
+            if not chunk:
+                raise EOFError
+            newline = chunk.find(b"\n")
+            if newline != -1:
+                if time.monotonic() > deadline:  # complete, but only after the time allowed
+                    raise subprocess.TimeoutExpired("grader.manual._reader", seconds)
+                chunks.append(chunk[:newline])
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > _MAX_REPLY_BYTES:
+                raise _TooBig
+
+    def _failure(self) -> str:
+        """Why the child ended (it is reaped and replaced next time)."""
+        assert self.process is not None
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        said = b""
+        if self.stderr is not None:
+            self.stderr.seek(0)
+            said = self.stderr.read()[-20000:]
+        self.close()
+        return _why(code, said.decode("utf-8", errors="replace"))
+
+    def close(self) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except BrokenPipeError:
+                        pass
+            self.process = None
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _code_units(units: object) -> list[dict] | None:
+    if units is None:
+        return None
+    if not isinstance(units, list):
+        raise TypeError("code is not a list")
+    checked = []
+    for unit in units:
+        if not (isinstance(unit, dict) and isinstance(unit.get("label"), str) and isinstance(unit.get("text"), str)):
+            raise TypeError("a code unit is not {label, text}")
+        question = unit.get("question")
+        checked.append({"label": unit["label"], "text": unit["text"],
+                        "question": question if isinstance(question, str) else None})
+    return checked
 
 
 def merge_answers(per_file: Sequence[tuple[str, dict[str, AnswerText] | str]],
@@ -165,15 +357,16 @@ def _tail(message: str, name: str) -> str:
     return rest if sep and (head.endswith(name) or head == f"'{name}'") else message
 
 
-def _why(done: subprocess.CompletedProcess[bytes]) -> str:
-    if done.returncode < 0:
-        signal = -done.returncode
+def _why(returncode: int | None, said: str) -> str:
+    if returncode is None:
+        return "it stopped answering"
+    if returncode < 0:
+        signal = -returncode
         return {9: "killed, probably at the CPU time limit", 24: "killed at the CPU time limit"}.get(
             signal, f"killed by signal {signal}")
-    said = done.stderr.decode("utf-8", errors="replace")
     last = said.strip().splitlines()[-1:] or ["no message"]
     # Out of memory shows in several ways: a MemoryError anywhere in the traceback, a failed import or a
     # fatal error of the interpreter that could not allocate.
     if any(marker in said for marker in ("MemoryError", "Cannot allocate memory", "out of memory")):
         return "it needed more memory than allowed"
-    return f"exit {done.returncode}: {last[0][-300:]}"
+    return f"exit {returncode}: {last[0][-300:]}"

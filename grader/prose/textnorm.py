@@ -142,6 +142,29 @@ def folded_words(text: str) -> list[str]:
     return _WORD.findall(joined)
 
 
+# A word as written, hyphenated compounds whole: what folded_word_spans folds one at a time.
+_WRITTEN_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
+def folded_word_spans(text: str) -> list[tuple[str, int, int]]:
+    """The words of folded_words, each with where it stands in `text` (start and end offsets).
+
+    For showing matched words in the original text. Markup is skipped without moving offsets; each written
+    word is folded on its own, so only a line-end hyphenation ("vanish-\\ning") stays two words here.
+    """
+    blanked = _MARKUP.sub(lambda m: " " * len(m.group()), text)
+    spans = []
+    for match in _WRITTEN_WORD.finditer(blanked):
+        spans.extend((word, match.start(), match.end()) for word in _folded_word(match.group()))
+    return spans
+
+
+@lru_cache(maxsize=65536)
+def _folded_word(written: str) -> tuple[str, ...]:
+    """A written word folded as folded_words folds it (cached: texts repeat their words)."""
+    return tuple(_WORD.findall(re.sub(r"(\w)-(\w)", r"\1\2", fold(written))))
+
+
 @lru_cache(maxsize=65536)
 def same_word(a: str, b: str) -> bool:
     """Whether two folded words are the same word up to inflection or OCR noise.

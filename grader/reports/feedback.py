@@ -1,7 +1,8 @@
 """feedback.md / feedback.html for one team: points per question, what each check found, the model answers.
 
-Public checks show their message and hints; hidden checks say only whether they passed, so a resubmission
-cannot be tuned to them. Model answers appear once the rubric's deadline has passed.
+Public checks show their message and hints; hidden checks say only whether they passed until the deadline, so a
+resubmission cannot be tuned to them, and after it also what was checked and what went wrong. Parts a tutor has
+not scored yet say they are waiting for a tutor, never "0 of 1". Model answers appear once the deadline passed.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from datetime import datetime
 from grader.checks.plan import CheckResult
 from grader.gradebook import StoredResult
 from grader.model_answers import SheetAnswers
+from grader.reports.check_text import hidden_lines, public_lines, question_points_text, tutor_line
 from grader.reports.document import Document
 from grader.rubric.models import ManualCheck, Rubric
-
-_STATUS_WORDS = {"passed": "passed", "failed": "failed", "error": "could not be checked"}
 
 
 def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswers | None, *,
@@ -45,19 +45,22 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
     if record.protections_off:
         doc.paragraph(f"Note: this hand-in was run without bubblewrap ({record.sandbox} sandbox); protections "
                       f"off: {', '.join(record.protections_off)}.")
+    if record.notes and record.status == "done":
+        doc.heading(1, "Notes on the run")
+        doc.items(list(record.notes))
 
-    show_answers = answers is not None and now >= rubric.deadline.instant()
+    after_deadline = now >= rubric.deadline.instant()
+    show_answers = answers is not None and after_deadline
     if answers is not None and not show_answers:
         doc.paragraph(f"Model answers are shown here after the deadline, {rubric.deadline.describe()}.")
     manual_checks = {(q.id, c.id): c for q in rubric.questions for c in q.checks if isinstance(c, ManualCheck)}
     for question in record.questions:
         bonus = " (bonus)" if question.bonus else ""
         title = f" {question.title}" if question.title else ""
-        doc.heading(1, f"{question.question_id}{title}: {result.question_points(question):g} of "
-                       f"{question.max_points:g} points{bonus}", math=True)
+        doc.heading(1, f"{question.question_id}{title}: {question_points_text(result, question)}{bonus}", math=True)
         shown_answers: set[str] = set()
         for check in question.checks:
-            _check_lines(doc, result, check)
+            _check_lines(doc, result, check, after_deadline)
             spec = manual_checks.get((check.question_id, check.check_id))
             key = (spec.answer if spec is not None and spec.answer else check.question_id)
             if show_answers and spec is not None and key not in shown_answers and key in answers.questions:
@@ -66,29 +69,22 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
     return doc
 
 
-def _check_lines(doc: Document, result: StoredResult, check: CheckResult) -> None:
-    points = f"{check.points:g}/{check.max_points:g}"
+def _check_lines(doc: Document, result: StoredResult, check: CheckResult, after_deadline: bool) -> None:
     if check.status == "pending":
-        manual = result.manual_score(check)
-        if manual is None:
-            doc.paragraph(f"{check.check_id}: to be graded by a tutor ({check.max_points:g} points).")
-        else:
-            comment = f" {manual.comment}" if manual.comment else ""
-            doc.paragraph(f"{check.check_id}: {manual.points:g}/{check.max_points:g} from your tutor.{comment}")
+        doc.paragraph(tutor_line(result, check) + ("." if result.manual_score(check) is None else ""))
         return
     if check.visibility != "public":
-        doc.paragraph(f"{check.check_id}: hidden check {'passed' if check.passed else 'failed'} ({points}).")
-        return
-    first, _, rest = check.message.partition("\n")
-    doc.paragraph(f"{check.check_id}: {_STATUS_WORDS.get(check.status, check.status)} ({points}). {first}".rstrip())
-    if rest.strip():
-        doc.preformatted(rest.strip("\n"))
-    doc.items([f"Hint: {hint}" for hint in check.hints], math=True)  # the rubric's own words
+        first, details = hidden_lines(check, after_deadline=after_deadline)
+    else:
+        first, details = public_lines(check)
+    doc.paragraph(first)
+    if details:
+        doc.preformatted(details)
 
 
 def _points_sentence(result: StoredResult) -> str:
     record = result.record
-    parts = [f"Points: {result.total:g} of {record.max_points:g}"]
+    parts = [f"Points{' so far' if result.manual_pending else ''}: {result.total:g} of {record.max_points:g}"]
     if record.late_factor != 1.0:
         parts.append(f" after the late penalty (×{record.late_factor:g} on "
                      f"{record.auto_points + result.manual_points:g})")
@@ -96,7 +92,7 @@ def _points_sentence(result: StoredResult) -> str:
     if result.manual_points:
         parts.append(f"; from your tutor: {result.manual_points:g}")
     if result.manual_pending:
-        parts.append(f"; still to be graded by a tutor: {result.manual_pending:g}")
+        parts.append(f"; waiting for a tutor: {result.manual_pending:g} more points, not counted yet")
     return "".join(parts) + "."
 
 

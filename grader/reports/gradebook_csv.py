@@ -2,7 +2,9 @@
 
 Every member of a team gets the team's points. UTF-8 without a byte-order mark, comma-separated, one header
 row; question columns are named by question id in rubric order. Points are auto + manual points; `total`
-applies the late factor. Text that a spreadsheet would run as a formula (a student-chosen file name starting
+applies the late factor. Pending is not zero: a question still waiting entirely for a tutor is left empty,
+`manual_pending` holds the points still waiting and `waiting_for_tutor` the questions they belong to
+("1c:0.5 2a:1"). Text that a spreadsheet would run as a formula (a student-chosen file name starting
 with '=', '+', '-', '@', TAB or CR, or such a character after a ';') gets an apostrophe: the one guard of
 every CSV the grader writes, grader.textsafe.spreadsheet_inert.
 """
@@ -18,18 +20,22 @@ from grader.rubric.models import Rubric
 from grader.textsafe import spreadsheet_inert
 
 FIXED_COLUMNS = ["student_id", "name", "email", "team", "hand_in"]
-TOTAL_COLUMNS = ["auto_points", "manual_points", "manual_pending", "late", "late_factor", "total", "max_points",
-                 "status", "flags", "flag_details", "error"]
+TOTAL_COLUMNS = ["auto_points", "manual_points", "manual_pending", "waiting_for_tutor", "late", "late_factor",
+                 "total", "max_points", "status", "flags", "flag_details", "error"]
 
 
 def gradebook_rows(results: list[StoredResult], rubric: Rubric) -> list[dict[str, str]]:
     rows = []
     for result in results:
         record = result.record
-        points = {q.question_id: result.question_points(q) for q in record.questions}
+        points = {q.question_id: _number(result.question_points(q)) for q in record.questions
+                  if result.question_counted_max(q) or not result.question_pending(q)}
+        waiting = " ".join(f"{q.question_id}:{result.question_pending(q):g}" for q in record.questions
+                           if result.question_pending(q))
         codes = list(dict.fromkeys(flag.code for flag in record.flags))
-        shared = {q.id: _number(points[q.id]) if q.id in points else "" for q in rubric.questions}
+        shared = {q.id: points.get(q.id, "") for q in rubric.questions}
         shared.update({
+            "waiting_for_tutor": waiting,
             "team": record.folder, "hand_in": record.file_name,
             "auto_points": _number(record.auto_points), "manual_points": _number(result.manual_points),
             "manual_pending": _number(result.manual_pending), "late": "yes" if record.late else "no",

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from grader.gradebook import FlagRecord, StoredResult
+from grader.gradebook import FlagRecord, SimilarityState, StoredResult
 from grader.intake.naming import Student, find_duplicate_students
 from grader.model_answers import ModelAnswersError, SheetAnswers, load_model_answers
 from grader.reports.document import to_html, to_markdown
@@ -25,7 +25,10 @@ from grader.reports.summary import write_summary
 from grader.rubric.load import LoadedRubric
 
 
-def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, *, now: datetime) -> list[Path]:
+def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, *, now: datetime,
+                  similarity: SimilarityState | None = None) -> list[Path]:
+    """`similarity`: the gradebook's latest similarity report; its `similar_to` flags go to the tutors' files
+    (gradebook.csv, summary.html) only, never to the students' feedback or results.json."""
     rubric = loaded.rubric
     out = Path(out)
     notes: list[str] = []
@@ -41,13 +44,14 @@ def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, 
         folder = out / result.record.folder
         folder.mkdir(parents=True, exist_ok=True)
         written.append(_write(folder / "results.json",
-                              json.dumps(results_json(result, rubric), indent=2, ensure_ascii=False) + "\n"))
+                              json.dumps(results_json(result, rubric, now=now), indent=2, ensure_ascii=False) + "\n"))
         document = feedback_document(result, rubric, answers, now=now)
         written.append(_write(folder / "feedback.md", to_markdown(document)))
         written.append(_write(folder / "feedback.html",
                               to_html(document, assets=link_page_assets(folder / "feedback.html", out))))
-    written.append(write_gradebook_csv(results, rubric, out / "gradebook.csv"))
-    written.append(write_summary(results, rubric, out / "summary.html", now=now, notes=notes))
+    tutors = with_similarity_flags(results, similarity)
+    written.append(write_gradebook_csv(tutors, rubric, out / "gradebook.csv"))
+    written.append(write_summary(tutors, rubric, out / "summary.html", now=now, notes=notes, similarity=similarity))
     return written
 
 
@@ -58,6 +62,22 @@ def with_batch_flags(results: list[StoredResult]) -> list[StoredResult]:
     updated = []
     for result in results:
         extra = [FlagRecord(f.code, f.message) for f in duplicates.get(result.record.file_name, [])]
+        if extra:
+            result = replace(result, record=replace(result.record, flags=[*result.record.flags, *extra]))
+        updated.append(result)
+    return updated
+
+
+def with_similarity_flags(results: list[StoredResult], similarity: SimilarityState | None) -> list[StoredResult]:
+    """The results with a `similar_to` flag per flagged pair a hand-in is in (cleared pairs flag nothing)."""
+    if similarity is None:
+        return results
+    from grader.similarity.page import similar_to_message
+
+    updated = []
+    for result in results:
+        name = result.record.file_name
+        extra = [FlagRecord("similar_to", similar_to_message(pair, name)) for pair in similarity.flagged(name)]
         if extra:
             result = replace(result, record=replace(result.record, flags=[*result.record.flags, *extra]))
         updated.append(result)

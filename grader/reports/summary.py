@@ -1,6 +1,6 @@
 """summary.html: what a tutor needs at a glance. Hand-ins that need a human (flags, errors) come first,
-then the totals histogram and each question's pass rate (matplotlib PNGs embedded as base64), then all
-hand-ins with links to their feedback.
+then the pairs of similar hand-ins (grader/similarity), the totals histogram and each question's pass rate
+(matplotlib PNGs embedded as base64), then all hand-ins with links to their feedback.
 
 A question's pass rate is the share of graded hand-ins that passed all of its automatic checks; questions
 graded only by tutors have none and are left out.
@@ -18,10 +18,11 @@ from urllib.parse import quote
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from grader.gradebook import StoredResult
+from grader.gradebook import SimilarityState, StoredResult
 from grader.reports.document import page
 from grader.reports.page_assets import link_page_assets
 from grader.rubric.models import Rubric
+from grader.similarity.page import summary_section
 
 
 def needs_attention(result: StoredResult) -> bool:
@@ -45,7 +46,7 @@ def pass_rates(results: list[StoredResult], rubric: Rubric) -> dict[str, float]:
 
 
 def write_summary(results: list[StoredResult], rubric: Rubric, path: Path, *, now: datetime,
-                  notes: list[str] | None = None) -> Path:
+                  notes: list[str] | None = None, similarity: SimilarityState | None = None) -> Path:
     ordered = sorted(results, key=lambda r: (not needs_attention(r), r.record.file_name))
     flagged = [r for r in ordered if needs_attention(r)]
     body = [f"<h1 class=\"math\">{html.escape(rubric.title)}: batch summary</h1>",
@@ -60,8 +61,14 @@ def write_summary(results: list[StoredResult], rubric: Rubric, path: Path, *, no
         body.append(f"<p class=\"bad\">{html.escape(note)}</p>")
     body.append("<h2>Needs a human</h2>")
     body.append(_table(flagged) if flagged else "<p>Nothing flagged.</p>")
+    body.extend(summary_section(similarity))
     if results:
         body.append("<h2>Totals</h2>")
+        waiting = [r for r in results if r.manual_pending]
+        if waiting:
+            body.append(f"<p>{len(waiting)} of {len(results)} hand-ins still have points waiting for a tutor (up to "
+                        f"{max(r.manual_pending for r in waiting):g}); the totals below are the points so far and "
+                        f"count those parts as not graded yet, not as lost.</p>")
         body.append(_image(_histogram([r.total for r in results], rubric.max_points + rubric.bonus_points),
                            "histogram of the hand-ins' total points"))
         rates = pass_rates(results, rubric)
@@ -76,8 +83,8 @@ def write_summary(results: list[StoredResult], rubric: Rubric, path: Path, *, no
 
 
 def _table(results: list[StoredResult]) -> str:
-    head = "<tr><th>hand-in</th><th>students</th><th>total</th><th>auto</th><th>tutor pending</th><th>late</th>" \
-           "<th>flags</th><th>error</th></tr>"
+    head = "<tr><th>hand-in</th><th>students</th><th>points so far</th><th>auto</th><th>waiting for a tutor</th>" \
+           "<th>late</th><th>flags</th><th>error</th></tr>"
     rows = []
     for result in results:
         record = result.record
@@ -88,9 +95,18 @@ def _table(results: list[StoredResult]) -> str:
         css = ' class="flagged"' if needs_attention(result) else ""
         rows.append(f"<tr{css}><td><a href=\"{html.escape(link)}\">{html.escape(record.file_name)}</a></td>"
                     f"<td>{html.escape(students)}</td><td>{result.total:g}</td><td>{record.auto_points:g}</td>"
-                    f"<td>{result.manual_pending:g}</td><td>{late}</td><td>{flags}</td>"
+                    f"<td>{_waiting(result)}</td><td>{late}</td><td>{flags}</td>"
                     f"<td>{html.escape(record.error or '')}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _waiting(result: StoredResult) -> str:
+    """Pending tutor points as what they are, never as a zero: "10.5 (1a, 1c, …)" or empty."""
+    if not result.manual_pending:
+        return ""
+    questions = [q.question_id for q in result.record.questions if result.question_pending(q)]
+    shown = ", ".join(questions[:6]) + (", …" if len(questions) > 6 else "")
+    return html.escape(f"{result.manual_pending:g} ({shown})")
 
 
 def _histogram(totals: list[float], maximum: float) -> Figure:
@@ -98,7 +114,7 @@ def _histogram(totals: list[float], maximum: float) -> Figure:
     axes = figure.add_subplot()
     bins = max(1, min(20, int(maximum * 2) or 1))
     axes.hist(totals, bins=bins, range=(0, max(maximum, max(totals, default=0)) or 1), color="#4477aa")
-    axes.set_xlabel("total points")
+    axes.set_xlabel("total points so far")
     axes.set_ylabel("hand-ins")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()

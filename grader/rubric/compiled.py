@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from grader.checks.inputs import GeneratedCase
-from grader.checks.plan import CaseRun, CheckPlan
+from grader.checks.plan import CaseRun, CaseVariant, CheckPlan
 from grader.execution.runner import Argument, Request
 from grader.execution.wire import decode_value, encode_value
 from grader.rubric.load import LoadedRubric
@@ -81,7 +81,9 @@ def _plan_to_data(plan: CheckPlan) -> dict:
         "question": plan.question_id,
         "check": plan.check.model_dump(mode="json", by_alias=True),
         "runs": [{"key": r.key, "case": _case_to_data(r.case), "expected": encode_value(r.expected),
-                  "mistakes": [[m, encode_value(v)] for m, v in r.mistakes]} for r in plan.runs],
+                  "mistakes": [[m, encode_value(v)] for m, v in r.mistakes],
+                  "variants": [{"label": v.label, "case": _case_to_data(v.case), "expected": encode_value(v.expected)}
+                               for v in r.variants]} for r in plan.runs],
         "requests": [_request_to_data(r) for r in plan.requests],
     }
 
@@ -89,7 +91,10 @@ def _plan_to_data(plan: CheckPlan) -> dict:
 def _plan_from_data(data: dict) -> CheckPlan:
     check = _check_adapter.validate_python(data["check"])
     runs = [CaseRun(case=_case_from_data(r["case"]), key=r["key"], expected=decode_value(r["expected"]),
-                    mistakes=[(m, decode_value(v)) for m, v in r["mistakes"]]) for r in data["runs"]]
+                    mistakes=[(m, decode_value(v)) for m, v in r["mistakes"]],
+                    variants=[CaseVariant(label=v["label"], case=_case_from_data(v["case"]),
+                                          expected=decode_value(v["expected"])) for v in r.get("variants", [])])
+            for r in data["runs"]]
     requests = [_request_from_data(r) for r in data["requests"]]
     return CheckPlan(question_id=data["question"], check=check, requests=requests, runs=runs)
 
@@ -116,11 +121,16 @@ def _request_to_data(request: Request) -> dict[str, Any]:
     return {"key": request.key, "op": request.op, "target": request.target,
             "args": [_arg_to_data(a) for a in request.args],
             "kwargs": [[k, _arg_to_data(a)] for k, a in request.kwargs],
-            "grad_wrt": list(request.grad_wrt), "timeout": request.timeout}
+            "grad_wrt": list(request.grad_wrt), "timeout": request.timeout,
+            "alternatives": [[[_arg_to_data(a) for a in args], [[k, _arg_to_data(a)] for k, a in kwargs]]
+                             for args, kwargs in request.alternatives]}
 
 
 def _request_from_data(data: dict) -> Request:
     return Request(key=data["key"], op=data["op"], target=data["target"],
                    args=tuple(_arg_from_data(a) for a in data["args"]),
                    kwargs=tuple((k, _arg_from_data(a)) for k, a in data["kwargs"]),
-                   grad_wrt=tuple(data["grad_wrt"]), timeout=data["timeout"])
+                   grad_wrt=tuple(data["grad_wrt"]), timeout=data["timeout"],
+                   alternatives=tuple((tuple(_arg_from_data(a) for a in args),
+                                       tuple((k, _arg_from_data(a)) for k, a in kwargs))
+                                      for args, kwargs in data.get("alternatives", [])))

@@ -122,6 +122,9 @@ class FunctionCheck(CheckBase, Comparison):
     compare: Literal["output", "grads"] = "output"
     grad_wrt: list[Union[int, str]] = []
     call_timeout: float | None = Field(None, gt=0)
+    # A call that raises is tried again with the same values in the other array kind (numpy <-> torch) and
+    # float dtype (float64 <-> float32) before the case fails; false for a task that demands one kind.
+    retry_other_kinds: bool = True
 
     @model_validator(mode="after")
     def _grads_need_inputs(self) -> FunctionCheck:

@@ -38,7 +38,12 @@ import torch
 
 
 def forget_gate_delta(net_phi, zeta, s_prev):
-    """δ_φ^t = φ'(net_φ^t) Σ_c ζ_c^t s_c^{t-1} for one LSTM unit (logistic forget gate)."""
+    """δ_φ^t = φ'(net_φ^t) Σ_c ζ_c^t s_c^{t-1} for one LSTM unit with D cells and a logistic forget gate φ.
+
+    Receives: net_phi a Python float (or a 0-d tensor); zeta (= ∂E/∂s^t) and s_prev (= s^{t-1}) of shape (D,),
+    as numpy float64 arrays or as torch tensors (float32 or float64).
+    Returns: the scalar δ_φ^t (a float, a 0-d array or a 0-d tensor).
+    """
     # BEGIN SOLUTION
     if isinstance(zeta, torch.Tensor) or isinstance(s_prev, torch.Tensor):
         net = torch.as_tensor(net_phi, dtype=torch.as_tensor(zeta).dtype)
@@ -49,14 +54,20 @@ def forget_gate_delta(net_phi, zeta, s_prev):
     # END SOLUTION
 ''',
     "1c": '''\
-# Can a bidirectional RNN classify online? Answer with True or False.
+# Can a bidirectional RNN classify online? Replace None by True or False (explain below).
+bidirectional_online_feasible = None
 # BEGIN SOLUTION
 bidirectional_online_feasible = False
 # END SOLUTION
 ''',
     "3c": '''\
 def kl_discrete(p, q):
-    """KL(p‖q) = Σ p_i ln(p_i / q_i), with 0·ln(0/q) = 0 and +inf where q_i = 0 < p_i."""
+    """KL(p‖q) = Σ_i p_i ln(p_i / q_i) in nats, with 0·ln(0/q_i) = 0 and KL = +inf where q_i = 0 < p_i.
+
+    Receives: p and q, two distributions over the same n outcomes (entries ≥ 0 summing to 1; zeros allowed),
+    as numpy arrays or as torch tensors, float64 or float32, of shape (n,).
+    Returns: the scalar KL(p‖q) (a float, a 0-d array or a 0-d tensor; +inf where q_i = 0 < p_i).
+    """
     # BEGIN SOLUTION
     if isinstance(p, torch.Tensor) or isinstance(q, torch.Tensor):
         p, q = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(q, dtype=torch.float64)
@@ -69,7 +80,9 @@ def kl_discrete(p, q):
     # END SOLUTION
 
 
-# Your own example showing KL(P‖Q) ≠ KL(Q‖P):
+# Your own example showing KL(P‖Q) ≠ KL(Q‖P): two distributions over the same outcomes (lists or arrays).
+P = None
+Q = None
 # BEGIN SOLUTION
 P = np.array([0.3, 0.7])
 Q = np.array([0.5, 0.5])
@@ -78,7 +91,13 @@ print(kl_discrete(P, Q), kl_discrete(Q, P))
 ''',
     "3d": '''\
 def reparameterize(mu, log_var, eps):
-    """z = μ + σ·ε with σ = exp(½ log σ²): differentiable in μ and log σ²."""
+    """z = μ + σ·ε with σ = exp(½ log σ²): a sample of N(μ, σ²) that is differentiable in μ and log σ².
+
+    Receives: mu, log_var and eps as torch tensors (float32 or float64) of one shape; mu and log_var may
+    require grad, and the gradients of z must reach them (the point of the trick). eps ~ N(0, I) is drawn
+    outside. numpy arrays may be passed too.
+    Returns: z, a tensor of the same shape (an array for numpy inputs).
+    """
     # BEGIN SOLUTION
     if isinstance(mu, torch.Tensor):
         return mu + torch.exp(0.5 * log_var) * eps
@@ -87,7 +106,12 @@ def reparameterize(mu, log_var, eps):
 ''',
     "3g": '''\
 def kl_gaussian_std_normal(mu, Sigma):
-    """KL(N(μ, Σ) ‖ N(0, I)) = ½ (tr Σ + μᵀμ − k − ln det Σ), with ln det Σ from a Cholesky factor."""
+    """KL(N(μ, Σ) ‖ N(0, I)) = ½ (tr Σ + μᵀμ − k − ln det Σ) in nats, for a full SPD covariance Σ.
+
+    Receives: mu of shape (k,) and Sigma of shape (k, k), symmetric positive definite (k may be 512, Σ may be
+    ill-conditioned), as numpy float64 arrays or as torch float64 tensors.
+    Returns: the scalar KL (a float, a 0-d array or a 0-d tensor).
+    """
     # BEGIN SOLUTION
     if isinstance(mu, torch.Tensor):
         mu, Sigma = mu.double(), torch.as_tensor(Sigma).double()

@@ -27,7 +27,12 @@ import torch
 
 
 def rnn_jacobian_J(z, activation):
-    """J_{k+1} = ∂h_{k+1}/∂z_{k+1} = diag(σ'(z_{k+1})) for σ = tanh or the logistic sigmoid; z of shape (n,)."""
+    """J_{k+1} = ∂h_{k+1}/∂z_{k+1} = diag(σ'(z_{k+1})) for σ = tanh or the logistic sigmoid.
+
+    Receives: z of shape (n,), as a numpy float64 array or a torch tensor (float32 or float64), and activation,
+    the text "tanh" or "sigmoid".
+    Returns: J, an (n, n) array or tensor.
+    """
     # BEGIN SOLUTION
     if isinstance(z, torch.Tensor):
         s = torch.tanh(z) if activation == "tanh" else torch.sigmoid(z)

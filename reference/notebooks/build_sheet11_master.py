@@ -133,6 +133,13 @@ It must work for float32 and float64 tensors and keep autograd working (gradient
 
 A_SOLUTION = """
 def lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    \"\"\"One step of an LSTM cell, gate order i, f, g, o as in torch.nn.LSTMCell.
+
+    Receives: torch tensors, all float32 or all float64: x (B, d), h and c (B, H), W_ih (4H, d), W_hh (4H, H),
+    b_ih and b_hh (4H,). Any of them may require grad: the gradients of h_new and c_new must reach all seven
+    (no torch.no_grad(), .detach(), numpy or .item() inside).
+    Returns: (h_new, c_new), tensors of shape (B, H).
+    \"\"\"
     # BEGIN SOLUTION
     gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh
     i, f, g, o = gates.chunk(4, dim=1)
@@ -265,6 +272,12 @@ def train(model, x, y, batch_size=64, lr=0.003, seed=0):
 """
 
 B_RUN = """
+# Your trained models (nn.Modules: model(x), x a float32 tensor (B, T, d) -> per-step logits (B, T, k)) and
+# their test accuracies (floats in [0, 1]).
+rnn_model = None
+lstm_model = None
+rnn_accuracy = None
+lstm_accuracy = None
 # BEGIN SOLUTION
 torch.manual_seed(0)
 rnn_model = train(RecurrentClassifier('rnn', INPUT_DIM, 32, N_CLASSES), x_train, y_train, seed=0)
@@ -307,6 +320,9 @@ def grad_norms(model, x, y):
 """
 
 C_RUN = """
+# ‖∂L/∂h_t‖ for t = 1, ..., T of your trained models: numpy arrays of shape (T,), from grad_norms.
+rnn_grad_norms = None
+lstm_grad_norms = None
 # BEGIN SOLUTION
 rnn_grad_norms = grad_norms(rnn_model, x_test[:256], y_test[:256])
 lstm_grad_norms = grad_norms(lstm_model, x_test[:256], y_test[:256])
@@ -395,6 +411,10 @@ class BidirectionalClassifier(nn.Module):
         # END SOLUTION
 
 
+# Your untrained bidirectional model, and True or False for each model's online feasibility (from the probe).
+bidirectional_model = None
+lstm_online_feasible = None
+bidirectional_online_feasible = None
 # BEGIN SOLUTION
 torch.manual_seed(0)
 bidirectional_model = BidirectionalClassifier(INPUT_DIM, 32, N_CLASSES).eval()

@@ -197,3 +197,35 @@ def test_folder_names_keep_hand_ins_apart():
     assert folder_name("noending") == "noending"
     assert len({folder_name(n) for n in ("a.zip", "a.ipynb", "a.py", "a.pdf")}) == 4
     assert replace(make_record("x.py")).folder == "x_py"
+
+
+def test_pending_tutor_points_never_read_as_lost(book, tmp_path):
+    """1a waits for a tutor entirely, 1c's explanation too: nowhere a 0 of 1 or a lost point."""
+    name = "Berg_2302001_Demir_2302002.zip"
+    record = make_record()
+    record.notes = ["sheet02.ipynb is 25.0 MB, over the 20 MB limit, only because of its stored outputs (24.9 MB); "
+                    "they were dropped"]
+    book.record(new_run(book), record)
+    loaded = load_rubric(REPO / "rubrics" / "sheet02.yaml", course_root=REPO, resolve=False)
+    out = tmp_path / "out"
+    write_outputs(book.results("sheet02"), loaded, out, now=datetime.now(UTC))
+
+    data = json.loads((out / folder_name(name) / "results.json").read_text("utf-8"))
+    # Gradescope counts max_score as lost where score falls short: only graded parts are tests.
+    assert [(t["name"], t["score"], t["max_score"]) for t in data["tests"]] == [("1c", 0.5, 0.5)]
+    assert "explanation: waiting for a tutor (0.5 points, not counted yet)" in data["tests"][0]["output"]
+    assert "Waiting for a tutor: 1.5 points (1a (1), 1c (0.5))" in data["output"]
+    assert data["extra_data"]["pending"] == [{"question": "1a", "check": "answer", "points": 1.0},
+                                             {"question": "1c", "check": "explanation", "points": 0.5}]
+
+    [row, _] = list(csv.DictReader((out / "gradebook.csv").open(encoding="utf-8", newline="")))
+    assert (row["1a"], row["1c"], row["manual_pending"], row["waiting_for_tutor"]) == ("", "0.5", "1.5", "1a:1 1c:0.5")
+
+    feedback = (out / folder_name(name) / "feedback.md").read_text("utf-8")
+    assert "## 1a How gated units learn to count: waiting for a tutor (1 point)" in feedback
+    assert "## 1c Bidirectional RNNs: 0.5 of 0.5 points, 0.5 more waiting for a tutor" in feedback
+    assert "0 of 1" not in feedback and "0/1" not in feedback
+    assert "Points so far: 0.5 of" in feedback and "only because of its stored outputs" in feedback
+
+    summary = (out / "summary.html").read_text("utf-8")
+    assert "waiting for a tutor" in summary and "1.5 (1a, 1c)" in summary

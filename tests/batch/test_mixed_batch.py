@@ -21,6 +21,7 @@ from grader.model_answers import load_model_answers
 from grader.mutants import load_mutants
 from grader.reports.document import to_markdown
 from grader.reports.feedback import feedback_document
+from grader.reports.results_json import results_json
 from grader.rubric.load import load_rubric
 from submissions.make_examples import ERIKA, PARTIAL_MUTANTS, Member, sheet02_examples
 from tests.batch.conftest import append_manifest, examples, full_hand_in, make_course
@@ -50,9 +51,10 @@ def graded(tmp_path_factory, sandbox):
                                      unsafe_no_sandbox=sandbox.name != "bubblewrap"))
     with Gradebook.open(summary.db_path) as book:
         results = {r.record.file_name: r for r in book.results("sheet02")}
+        similarity = book.similarity("sheet02")
     loaded = load_rubric(course / "rubrics" / "sheet02.yaml", course_root=course)
     return {"summary": summary, "cases": cases, "out": out, "results": results, "rubric": loaded.rubric,
-            "course": course}
+            "course": course, "similarity": similarity}
 
 
 def result_of(graded, case):
@@ -183,10 +185,16 @@ def test_gradebook_csv_has_one_row_per_student_with_the_team_points(graded):
         assert float(row["total"]) == pytest.approx(result.total)
         assert float(row["manual_pending"]) == pytest.approx(result.manual_pending)
         for question in result.record.questions:
-            assert float(row[question.question_id]) == pytest.approx(result.question_points(question))
+            if result.question_pending(question) and not result.question_counted_max(question):
+                assert row[question.question_id] == ""  # waiting for a tutor: empty, not 0
+                assert f"{question.question_id}:{result.question_pending(question):g}" in row["waiting_for_tutor"]
+            else:
+                assert float(row[question.question_id]) == pytest.approx(result.question_points(question))
         in_two_teams = row["hand_in"] in (graded["cases"]["full"].name, graded["cases"]["crash"].name)
+        # Most of these hand-ins are the master under other names: the similarity report flags them for tutors.
+        similar = bool(graded["similarity"].flagged(row["hand_in"]))
         assert set(row["flags"].split()) == {f.code for f in result.record.flags} | (
-            {"duplicate_student"} if in_two_teams else set())
+            {"duplicate_student"} if in_two_teams else set()) | ({"similar_to"} if similar else set())
     names = {row["name"] for row in rows}
     assert {"Jürgen Müller-Lüdenscheidt", "Ayşe Çelik", "Thi Nguyen"} <= names
     late_rows = [r for r in rows if r["hand_in"] == graded["cases"]["late"].name]
@@ -199,21 +207,29 @@ def test_results_json_follows_the_gradescope_schema(graded):
     for case, path in graded["cases"].items():
         data = json.loads((graded["out"] / folder_name(path.name) / "results.json").read_text("utf-8"))
         assert isinstance(data["score"], (int, float)) and isinstance(data["execution_time"], int)
-        assert [t["name"] for t in data["tests"]] == question_ids
+        result = result_of(graded, case)
+        graded_parts = [q.question_id for q in result.record.questions if result.question_counted_max(q)]
+        # Questions waiting only for a tutor are no test: Gradescope would count their max_score as lost.
+        assert [t["name"] for t in data["tests"]] == graded_parts
+        assert set(graded_parts) < set(question_ids)
+        waiting = {p["question"] for p in data["extra_data"]["pending"]}
+        assert waiting == {q.question_id for q in result.record.questions if result.question_pending(q)}
         for test in data["tests"]:
             assert set(test) == {"name", "score", "max_score", "output", "visibility"}
             assert 0 <= test["score"] <= test["max_score"]
+            if test["name"] in waiting:
+                assert "waiting for a tutor" in test["output"]
             assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
         assert all(set(flag) == {"code", "message"} for flag in data["flags"])
         assert (data["error"] is None) == (case not in ("broken", "pdf_only")), case
         assert data["score"] == pytest.approx(result_of(graded, case).total)
 
 
-def test_hidden_checks_reveal_nothing_but_their_verdict(graded):
-    result = result_of(graded, "partial")
-    folder = graded["out"] / folder_name(graded["cases"]["partial"].name)
-    feedback = (folder / "feedback.md").read_text("utf-8")
-    tests = {t["name"]: t for t in json.loads((folder / "results.json").read_text("utf-8"))["tests"]}
+def test_hidden_checks_reveal_nothing_but_their_verdict_before_the_deadline(graded):
+    rubric, result = graded["rubric"], result_of(graded, "partial")
+    before = rubric.deadline.instant() - timedelta(hours=1)
+    feedback = to_markdown(feedback_document(result, rubric, None, now=before))
+    tests = {t["name"]: t for t in results_json(result, rubric, now=before)["tests"]}
     hidden = [c for q in result.record.questions for c in q.checks
               if c.visibility == "hidden" and c.status not in ("pending", "passed")]
     assert hidden
@@ -221,6 +237,21 @@ def test_hidden_checks_reveal_nothing_but_their_verdict(graded):
         assert check.message and check.message not in feedback and check.message not in tests[check.question_id]["output"]
         assert f"{check.check_id}: hidden check failed" in feedback
         assert tests[check.question_id]["visibility"] == "after_due_date"
+        assert check.description not in tests[check.question_id]["output"]
+
+
+def test_after_the_deadline_a_failed_hidden_check_says_what_was_checked_and_what_went_wrong(graded):
+    result = result_of(graded, "partial")  # graded now, after the rubric's deadline
+    folder = graded["out"] / folder_name(graded["cases"]["partial"].name)
+    feedback = (folder / "feedback.md").read_text("utf-8")
+    tests = {t["name"]: t for t in json.loads((folder / "results.json").read_text("utf-8"))["tests"]}
+    [kl_hidden] = [c for q in result.record.questions for c in q.checks if c.check_id == "kl-hidden"]
+    assert kl_hidden.status == "failed" and kl_hidden.hints
+    for text in (feedback, tests["3c"]["output"]):
+        assert "kl-hidden: hidden check failed" in text
+        assert f"What was checked: {kl_hidden.description}" in text
+        assert "hidden case 'random distributions #1'" in text and "largest difference" in text
+        assert "natural logarithm" in text  # the hint of the log2 mistake
     public_failed = [c for q in result.record.questions for c in q.checks
                      if c.visibility == "public" and c.status == "failed"]
     assert all(c.message.splitlines()[0] in feedback for c in public_failed)
@@ -245,9 +276,15 @@ def test_feedback_shows_model_answers_only_after_the_deadline(graded):
 def test_summary_puts_flagged_hand_ins_first_and_embeds_the_charts(graded):
     html = (graded["out"] / "summary.html").read_text("utf-8")
     everything = html[html.index("All hand-ins"):]
-    flagged = [graded["cases"][c].name for c in ("broken", "naming", "late", "pdf_only", "crash", "timeout", "memory")]
-    clean = graded["cases"]["partial"].name
-    assert all(everything.index(name) < everything.index(clean) for name in flagged)
+    # What needs a human is what the tutors' gradebook.csv flags: intake and run flags, and `similar_to` (most
+    # of these hand-ins are the master under other names, so even the partial one is flagged now).
+    with (graded["out"] / "gradebook.csv").open(encoding="utf-8", newline="") as handle:
+        flagged_in_csv = {row["hand_in"] for row in csv.DictReader(handle) if row["flags"] or row["error"]}
+    # A row starts with the hand-in's link; its name also appears in other rows' `similar_to` messages.
+    names = sorted((path.name for path in graded["cases"].values()), key=lambda name: everything.index(f">{name}</a>"))
+    assert names == sorted(names, key=lambda name: (name not in flagged_in_csv, name))
+    for case in ("broken", "naming", "late", "pdf_only", "crash", "timeout", "memory"):
+        assert graded["cases"][case].name in flagged_in_csv, case
     images = [part.split('"', 1)[0] for part in html.split('src="data:image/png;base64,')[1:]]
     assert len(images) == 2 and all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
 

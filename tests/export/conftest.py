@@ -1,11 +1,11 @@
 """Gradebooks to export: the bundled sheet02 examples graded once per session, and small made-up ones.
 
-`examples_out` is `grader grade submissions/sheet02` (all six bundled hand-ins, one of them late); `scored_out`
+`examples_out` is `grader grade submissions/sheet02` (all seven bundled hand-ins, one of them late); `scored_out`
 adds a tutor score for every open check: full points, except 0.25 of 0.5 for Fischer/Kowalski's 1c and 0.5
 of 1 for Çelik/Novák/Okafor's 3d. So the expected final points are, by hand:
 
     Fischer, Kowalski (late, x 0.5): (7.5 + 12.25) x 0.5 = 9.875 -> 9.88 (the default rounding: 0.01, half up)
-    Mustermann, Müller-Lüdenscheidt; Schneider: 7.5 + 12.5 = 20 (18 + the 2-point bonus 3g)
+    Mustermann, Müller-Lüdenscheidt; Schneider; Haddad, García (script): 7.5 + 12.5 = 20 (18 + the 2-point bonus 3g)
     Nguyen, Rossi (PDF only); Weber, Yılmaz (broken notebook): 0 + 12.5 = 12.5
     Çelik, Novák, Okafor: 4.5 + 12 = 16.5
 """
@@ -28,7 +28,7 @@ from tests.conftest import REPO
 NOW = datetime(2025, 3, 1, tzinfo=UTC)  # after the deadline
 EXPECTED = {"2301009": "9.88", "2301010": "9.88", "2301001": "20", "2301002": "20", "2301008": "20",
             "2301011": "12.5", "2301012": "12.5", "2301006": "12.5", "2301007": "12.5", "2301003": "16.5",
-            "2301004": "16.5", "2301005": "16.5"}
+            "2301004": "16.5", "2301005": "16.5", "2301013": "20", "2301014": "20"}
 FISCHER = "Fischer_2301009_Kowalski_2301010.zip"
 CELIK = "Çelik_2301003_Novák_2301004_Okafor_2301005.zip"
 
@@ -42,7 +42,7 @@ def examples_out(tmp_path_factory: pytest.TempPathFactory, sandbox) -> Path:
     out = root / "out"
     summary = run_batch(BatchOptions(hand_ins=hand_ins, sheet="sheet02", out=out, course=REPO, now=NOW,
                                      unsafe_no_sandbox=sandbox.name != "bubblewrap"))
-    assert len(summary.graded) == 6 and not summary.interrupted
+    assert len(summary.graded) == len(list(hand_ins.glob("*.zip"))) and not summary.interrupted
     return out
 
 

@@ -24,7 +24,7 @@ PLAIN = ["student_id", "name", "email", "hand_in", "points", "max_points", "late
 NAMES = {"2301009": "Jonas Fischer", "2301010": "Marta Kowalski", "2301001": "Erika Mustermann",
          "2301002": "Jürgen Müller-Lüdenscheidt", "2301008": "Sofia Schneider", "2301011": "Thi Nguyen",
          "2301012": "Luca Rossi", "2301006": "Weber", "2301007": "Yılmaz", "2301003": "Ayşe Çelik",
-         "2301004": "Petr Novák", "2301005": "Chidi Okafor"}
+         "2301004": "Petr Novák", "2301005": "Chidi Okafor", "2301013": "Noor Haddad", "2301014": "Mateo García"}
 
 
 def export(out: Path, fmt: str, target: Path, **options):
@@ -44,7 +44,7 @@ def test_moodle_grade_import(scored_out, tmp_path):
     assert fischer.startswith("9.88 of 18 points for RGANN sheet 02")
     assert "1c 0.75/1" in fischer and "3g 2/2 (bonus)" in fischer and "multiplied by 0.50" in fischer
     assert "could not be graded automatically" in by_id["2301006"]["Blatt 2 (Feedback)"]
-    assert summary.rows == 12 and summary.with_points == 12 and summary.warnings == []
+    assert summary.rows == 14 and summary.with_points == 14 and summary.warnings == []
 
 
 def test_ilias_status_file(scored_out, tmp_path):
@@ -117,8 +117,8 @@ def test_open_tutor_checks_refuse_the_export_and_say_which(pending_out, tmp_path
     with pytest.raises(ExportError) as refused:
         export_grades(pending_out, target, fmt="moodle", course=REPO)
     message = str(refused.value)
-    assert "6 hand-ins not final" in message
-    assert "1a, 1c, 2a, 2b, 2c, 2d, 3a, 3b, 3d, 3e, 3f, 4a, 4b in 6 hand-ins" in message
+    assert "7 hand-ins not final" in message
+    assert "1a, 1c, 2a, 2b, 2c, 2d, 3a, 3b, 3d, 3e, 3f, 4a, 4b in 7 hand-ins" in message
     assert "--allow-pending" in message and not target.exists()
     summary = export_grades(pending_out, target, fmt="csv", course=REPO, allow_pending=True)
     rows = {row[0]: row for row in read_back(target)[1:]}

@@ -60,7 +60,7 @@ def test_cli_writes_the_file_and_says_how_to_import_it(scored_out, tmp_path):
     result = CliRunner().invoke(app, ["export", str(scored_out), "--format", "moodle", "--assignment", "Blatt 2",
                                       str(target), "--course", str(REPO)])
     assert result.exit_code == 0, result.output
-    assert "wrote" in result.output and "12 students, 12 with a hand-in, 0 without" in flat(result.output)
+    assert "wrote" in result.output and "14 students, 14 with a hand-in, 0 without" in flat(result.output)
     assert "map from 'ID number' to 'ID number' (useridnumber)" in flat(result.output)
     assert read_back(target)[0][2] == "ID number"
 
@@ -69,8 +69,8 @@ def test_cli_refuses_open_tutor_checks_and_usage_errors_with_exit_2(pending_out,
     runner = CliRunner()
     refused = runner.invoke(app, ["export", str(pending_out), str(tmp_path / "x.csv"), "--format", "csv",
                                   "--course", str(REPO)])
-    assert refused.exit_code == 2 and "6 hand-ins not final" in flat(refused.output)
-    assert "in 6 hand-ins" in flat(refused.output) and not (tmp_path / "x.csv").exists()
+    assert refused.exit_code == 2 and "7 hand-ins not final" in flat(refused.output)
+    assert "in 7 hand-ins" in flat(refused.output) and not (tmp_path / "x.csv").exists()
     allowed = runner.invoke(app, ["export", str(pending_out), str(tmp_path / "x.csv"), "--format", "csv",
                                   "--course", str(REPO), "--allow-pending"])
     assert allowed.exit_code == 0 and "warning:" in allowed.output and (tmp_path / "x.csv").exists()

@@ -283,3 +283,15 @@ def test_the_grader_secret_never_reached_a_hand_in(batch):
 def test_the_grader_memory_stays_small(warm_batch):
     growth = warm_batch["growth"]
     assert growth < MAX_GRADER_GROWTH_BYTES, f"the grader's peak memory grew by {growth >> 20} MB"
+
+
+def test_the_similarity_report_covers_the_whole_corpus(warm_batch):
+    """The batch's similarity step reads every hostile hand-in back (bounded, in reader children) and finishes."""
+    out = warm_batch["out"]
+    with Gradebook.open(out / "gradebook.db") as book:
+        state = book.similarity("sheet02")
+    assert state is not None and state.note == "", state.note if state else "no similarity report"
+    assert state.hand_ins == len(warm_batch["corpus"])
+    page = (out / "similarity.html").read_text(encoding="utf-8")
+    assert "<script" not in page.lower()
+    assert "Similar hand-ins" in (out / "summary.html").read_text(encoding="utf-8")

@@ -117,3 +117,23 @@ def test_several_scripts_are_ranked_by_lines_of_code(tmp_path):
     assert choice.path == "b.py"
     assert "2 scripts were found" in choice.reason and "lines of code (2, the next has 0)" in choice.reason
     assert [f.code for f in choice.flags] == ["several_notebooks"]
+
+
+def test_a_script_that_another_script_imports_is_a_helper_not_the_hand_in(tmp_path):
+    """More code and a hand-in word do not make an imported module the main file."""
+    files = write(tmp_path, {
+        "kl_solution_utils.py": "import numpy as np\n" + "x = 1\n" * 20,
+        "work.py": "from kl_solution_utils import x\nimport numpy\ny = x\n",
+    })
+    choice = choose_main_file(tmp_path, files)
+    assert choice.path == "work.py" and choice.flags == ()  # nothing ambiguous: no flag for the tutors
+    assert choice.reason == ("There is no notebook in the hand-in; 'work.py' was graded, and it imports "
+                             "'kl_solution_utils.py'.")
+    write(tmp_path, {"other.py": "z = 2\n"})  # an unrelated second script: the rule decides, and it is flagged
+    choice = choose_main_file(tmp_path, [*files, "other.py"])
+    assert choice.path == "work.py" and [f.code for f in choice.flags] == ["several_notebooks"]
+
+
+def test_a_script_imported_through_its_package_counts_as_a_helper(tmp_path):
+    files = write(tmp_path, {"main_part.py": "from .tools import f\n", "tools.py": "def f(): pass\n" * 3})
+    assert choose_main_file(tmp_path, files).path == "main_part.py"

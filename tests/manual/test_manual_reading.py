@@ -34,7 +34,7 @@ def test_prose_questions_are_the_manual_ones_with_their_text(sheet02_questions: 
     assert ids == ["1a", "1c", "2a", "2b", "2c", "2d", "3a", "3b", "3d", "3e", "3f", "4a", "4b"]
     by_id = {q.id: q for q in sheet02_questions}
     assert by_id["1c"].text.startswith("Can bidirectional RNNs be effectively used for online classification")
-    assert by_id["3d"].text == ""  # no model answer for 3d's explanation
+    assert by_id["3d"].text.startswith("Briefly describe the re-parametrization trick")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_reading_is_bounded(tmp_path: Path, sheet02_questions: list[ProseQuestio
     with pytest.raises(HandInReadError, match="MB"):
         read_file_answers(text, sheet02_questions, ReadLimits(max_file_bytes=10))
     with pytest.raises(HandInReadError, match="longer than"):
-        read_file_answers(text, sheet02_questions, ReadLimits(wall_seconds=0.001))
+        read_file_answers(text, sheet02_questions, ReadLimits(wall_seconds=0.0001))
     # Out of memory is a MemoryError, or an import that fails inside CPython: either way the read is refused.
     with pytest.raises(HandInReadError, match="more memory than allowed|reading it failed"):
         read_file_answers(text, sheet02_questions, ReadLimits(memory_bytes=32 * 1024 * 1024))

@@ -75,14 +75,16 @@ def test_export_fill_import_updates_totals_and_feedback_once(out: Path) -> None:
             full_sum + 0.5 if name == FULL else 1)
         assert abs(float(after[name]["total"]) - (float(before[name]["total"]) + added * factor)) < 1e-9
         assert abs(results_json(out, name)["score"] - float(after[name]["total"])) < 1e-9
-    assert float(after[FULL]["1a"]) == float(before[FULL]["1a"]) + 0.5
+    # Waiting for a tutor is empty, not 0; once scored the question shows its points.
+    assert before[FULL]["1a"] == "" and "1a:1" in before[FULL]["waiting_for_tutor"].split()
+    assert float(after[FULL]["1a"]) == 0.5 and "1a:1" not in after[FULL]["waiting_for_tutor"].split()
     assert float(after[NEAR_COPY]["3d"]) == float(before[NEAR_COPY]["3d"]) + 0.75
     assert after[PDF_ONLY] == before[PDF_ONLY]  # no points given: nothing changes there
     tests = {t["name"]: t for t in results_json(out, FULL)["tests"]}
     assert tests["1a"]["score"] == 0.5
     assert "answer: 0.5/1 from your tutor. -0.5: gate saturation is missing" in feedback(out, FULL)
     assert "explanation: 0.75/1 from your tutor. Kurz, aber richtig: ε ~ N(0, I)." in feedback(out, NEAR_COPY)
-    assert "to be graded by a tutor" in feedback(out, PDF_ONLY)
+    assert "## 1a How gated units learn to count: waiting for a tutor (1 point)" in feedback(out, PDF_ONLY)
 
     # The same file again: nothing new, not even a row in the gradebook, and no output is rewritten.
     db = out / "gradebook.db"

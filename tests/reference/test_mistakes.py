@@ -98,6 +98,23 @@ def test_mistakes_keep_the_kind_and_dtype_of_their_inputs(name, mistake):
         assert isinstance(value, (np.ndarray, np.generic)) and value.dtype == np.float32
 
 
+def test_the_unmasked_kl_agrees_on_generic_inputs_and_gives_nan_for_a_zero_in_p():
+    [unmasked] = [m for m in MISTAKES["kl_discrete"] if m.shows_in == "edge"]
+    p, q = generic_args("kl_discrete", np.random.default_rng(2))
+    assert not differs(unmasked.function(p, q), sheet02.kl_discrete(p, q))
+    p_zero = np.array([0.0, 0.25, 0.75])
+    assert np.isnan(unmasked.function(p_zero, np.full(3, 1 / 3)))
+    assert np.isfinite(sheet02.kl_discrete(p_zero, np.full(3, 1 / 3)))
+
+
+def test_the_no_grad_lstm_cell_has_the_right_values_but_no_gradient():
+    [no_grad] = [m for m in MISTAKES["lstm_cell"] if m.shows_in == "gradient"]
+    args = [torch.tensor(a, requires_grad=True) for a in generic_args("lstm_cell", np.random.default_rng(3))]
+    for got, expected in zip(no_grad.function(*args), sheet11.lstm_cell(*args)):
+        torch.testing.assert_close(got, expected.detach())
+        assert expected.grad_fn is not None and got.grad_fn is None
+
+
 def test_the_detached_mistake_has_the_right_value_but_no_gradient():
     [detached] = [m for m in MISTAKES["reparameterize"] if m.shows_in == "gradient"]
     args = [torch.tensor(a, requires_grad=True) for a in generic_args("reparameterize", np.random.default_rng(1))]

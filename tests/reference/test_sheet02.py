@@ -232,12 +232,18 @@ def test_the_worked_example_shows_the_asymmetry():
     assert judge_pq_asymmetric(P, Q)[0]
 
 
+def test_judge_pq_asymmetric_accepts_one_infinite_direction():
+    """q_i = 0 < p_i: KL(P||Q) = +inf (the template's own definition) and KL(Q||P) finite show the asymmetry."""
+    passed, message = judge_pq_asymmetric((0.3, 0.7), (1.0, 0.0))
+    assert passed and "+inf" in message and "finite" in message
+
+
 @pytest.mark.parametrize("P_, Q_, problem", [
     ((0.3, 0.7), (0.7, 0.3), "equal"),
     ((0.5, 0.5), (0.5, 0.5), "equal"),
     ((0.3, 0.6), (0.5, 0.5), "sums to"),
     ((1.2, -0.2), (0.5, 0.5), "negative"),
-    ((0.3, 0.7), (1.0, 0.0), "infinite"),
+    ((1.0, 0.0), (0.0, 1.0), "both divergences are infinite"),
     ((1.0,), (1.0,), "at least 2"),
     ((0.2, 0.8), (0.2, 0.3, 0.5), "same outcomes"),
     ("0.3, 0.7", (0.5, 0.5), "list of numbers"),

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference.sheet11 import (MAX_DERIVATIVE, gradient_bound_rhs, gradient_norms_demo, lstm_cell,
+from reference.sheet11 import (MAX_DERIVATIVE, gradient_bound_rhs, gradient_norms_demo, lstm_cell, lstm_cell_grads,
                                rnn_jacobian_J, rnn_state_jacobian)
 
 FAST = settings(max_examples=25, deadline=None)
@@ -181,6 +181,23 @@ def test_lstm_cell_gradients_match_torch_lstm_cell():
                                                                    cell.bias_ih, cell.bias_hh))
     for mine, reference in zip(ours, theirs):
         torch.testing.assert_close(mine, reference)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_lstm_cell_grads_are_torch_lstm_cells_autograd_gradients(kind):
+    """The expected values of 11.3a's gradient check: d(sum h' + sum c')/d every argument, from nn.LSTMCell."""
+    rng = np.random.default_rng(8)
+    cell = _torch_cell(3, 5, rng)
+    x, h, c = (torch.from_numpy(rng.normal(size=shape)).requires_grad_() for shape in ((4, 3), (4, 5), (4, 5)))
+    h_ref, c_ref = cell(x, (h, c))
+    params = (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+    theirs = torch.autograd.grad(h_ref.sum() + c_ref.sum(), (x, h, c, *params))
+    inputs = [v.detach() for v in (x, h, c, *params)]
+    ours = lstm_cell_grads(*(v.numpy() if kind == "numpy" else v for v in inputs))
+    assert len(ours) == 7
+    for mine, reference in zip(ours, theirs):
+        assert isinstance(mine, np.ndarray if kind == "numpy" else torch.Tensor)
+        np.testing.assert_allclose(np.asarray(mine), reference.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_lstm_cell_unbatched_matches_the_batched_call():
