@@ -4,10 +4,10 @@ Feedback is built once as blocks and rendered twice, so feedback.md and feedback
 Text is plain; `backticks` become code in both outputs. Everything is escaped for HTML: messages quote
 student code and output.
 
-A heading, paragraph or list marked `math=True` is the course's own text (a question, a model answer, a
-hint from the rubric): its LaTeX (`$...$`, `$$...$$`) is typeset in the HTML page by KaTeX, in the browser,
-and kept as typed in Markdown (GitHub and most viewers typeset it there). Text from a hand-in is never
-marked, so a student's `$` stays plain text.
+A heading or paragraph marked `math=True` is the course's own text (a question title, a model answer): its
+LaTeX (`$...$`, `$$...$$`) is typeset in the HTML page by KaTeX, in the browser, and kept as typed in Markdown
+(GitHub and most viewers typeset it there). Text from a hand-in is never marked, so a student's `$` stays
+plain text.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class Paragraph:
 @dataclass(frozen=True)
 class Items:
     items: list[str]
-    math: bool = False  # course text whose LaTeX the HTML page typesets
 
 
 @dataclass(frozen=True)
@@ -60,9 +59,9 @@ class Document:
     def paragraph(self, text: str, *, math: bool = False) -> None:
         self.blocks.append(Paragraph(text, math))
 
-    def items(self, items: list[str], *, math: bool = False) -> None:
+    def items(self, items: list[str]) -> None:
         if items:
-            self.blocks.append(Items(items, math))
+            self.blocks.append(Items(items))
 
     def preformatted(self, text: str) -> None:
         self.blocks.append(Preformatted(text))
@@ -117,8 +116,7 @@ def to_html(document: Document, *, assets: str | None = None) -> str:
             body.append(f"<p{_MATH_CLASS}>{_inline(block.text, math=True)}</p>" if block.math
                         else f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Items):
-            body.append(f"<ul{_MATH_CLASS if block.math else ''}>"
-                        + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>")
+            body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>")
         else:
             body.append(f"<pre>{html.escape(block.text)}</pre>")
     return page(document.title, "\n".join(body), assets=assets)
@@ -161,5 +159,5 @@ _CSP = ("default-src 'none'; script-src 'self' file:; style-src 'self' file: 'un
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.4}"
           "pre{background:#f4f4f4;padding:.6em;overflow-x:auto;white-space:pre-wrap}"
           "code{background:#f4f4f4;padding:0 .2em}table{border-collapse:collapse}"
-          "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+          "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}"
           ".flagged{background:#fff3f0}.ok{color:#060}.bad{color:#a00}p.math{white-space:pre-line}")

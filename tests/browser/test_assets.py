@@ -138,16 +138,14 @@ def test_only_course_text_is_marked_for_typesetting_and_markdown_keeps_the_sourc
     doc.heading(1, "3b KL: 0 of 1 points", math=True)
     doc.paragraph(f"From the hand-in: {HOSTILE}")
     doc.paragraph("Model answer: $D_{\\mathrm{KL}}(P\\parallel Q)$ with `code`\nand a second line", math=True)
-    doc.items(["Hint: use $\\ln$, not $\\log_2$"], math=True)
     doc.items([f"team_mismatch: {HOSTILE}"])
     text = to_html(doc, assets="_assets")
     assert '<h2 class="math">3b KL: 0 of 1 points</h2>' in text
     assert "<p>From the hand-in: &lt;script&gt;" in text and "<img" not in text
     assert ('<p class="math">Model answer: $D_{\\mathrm{KL}}(P\\parallel Q)$ with <code>code</code>\nand a second '
             "line</p>") in text
-    assert '<ul class="math"><li>Hint: use $\\ln$, not $\\log_2$</li></ul>' in text
     assert "<ul><li>team_mismatch: &lt;script&gt;" in text
-    assert text.count('class="math"') == 3
+    assert text.count('class="math"') == 2
     markdown = to_markdown(doc)
     assert "Model answer: $D_{\\mathrm{KL}}(P\\parallel Q)$ with `code`" in markdown
 
