@@ -42,6 +42,7 @@ INSPECT = """() => {
     links: [...document.querySelectorAll('a[href]')].map(a => a.href).filter(h => !/^(file|https?):/.test(h)),
     images: [...document.images].map(i => i.getAttribute('src')).filter(s => !s.startsWith('data:image/png')),
     svgOutsideMath: [...document.querySelectorAll('svg')].filter(s => !s.closest('.katex')).length,
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
     text: document.body.innerText,
   };
 }"""
@@ -59,6 +60,7 @@ def assert_well_behaved(view: WatchedPage, seen: dict, origin: str, assets: str)
     assert seen["math"] == "typeset"
     assert seen["scripts"] == [f"{assets}/{name}" for name in OUR_SCRIPTS]
     assert seen["handlers"] == [] and seen["links"] == [] and seen["images"] == [] and seen["svgOutsideMath"] == 0
+    assert seen["overflow"] <= 0, "the page is wider than the window: long names must wrap"
 
 
 def test_feedback_typesets_the_model_answers(browser_page: WatchedPage, graded_pages: GradedPages) -> None:
@@ -139,3 +141,13 @@ def test_pages_work_over_http_from_a_loopback_server(browser_page: WatchedPage, 
         assert_well_behaved(browser_page, seen, base, assets)
     assert FORMULAS <= set(seen["typeset"])
     assert any(url.endswith("/_assets/katex/katex.css") for url in browser_page.requests)
+
+
+def test_similarity_page_works_under_the_same_policy(browser_page: WatchedPage, graded_pages: GradedPages) -> None:
+    """similarity.html (grader similarity) has no mathematics and no scripts, but gets the same head: it must
+    still show without a console error (a CSP violation is one) or a request outside the folder."""
+    browser_page.open((graded_pages.out / "similarity.html").as_uri())
+    assert browser_page.misbehaviour() == []
+    assert browser_page.requests_outside(graded_pages.out.as_uri() + "/") == []
+    assert browser_page.page.evaluate("document.scripts.length") == 0
+    assert "similar hand-ins" in browser_page.page.inner_text("h1")
