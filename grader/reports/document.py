@@ -159,5 +159,6 @@ _CSP = ("default-src 'none'; script-src 'self' file:; style-src 'self' file: 'un
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.4}"
           "pre{background:#f4f4f4;padding:.6em;overflow-x:auto;white-space:pre-wrap}"
           "code{background:#f4f4f4;padding:0 .2em}table{border-collapse:collapse}"
-          "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}"
+          "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;"
+          "overflow-wrap:anywhere;min-width:3.5em}"
           ".flagged{background:#fff3f0}.ok{color:#060}.bad{color:#a00}p.math{white-space:pre-line}")

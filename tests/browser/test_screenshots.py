@@ -54,8 +54,10 @@ def test_screenshots_of_summary_feedback_and_tutor_page(browser_page: WatchedPag
                                                         shots: tuple[GradedPages, Path]) -> None:
     view = browser_page
     graded_pages, screenshot_folder = shots
+    # The summary from the top: what needs a human first, then the charts (the full list of hand-ins is cut).
     view.open(graded_pages.summary.as_uri())
-    view.page.screenshot(path=screenshot_folder / "summary.png", full_page=True)
+    view.page.screenshot(path=screenshot_folder / "summary.png", full_page=True,
+                         clip=section_clip(view, "", "All hand-ins", max_height=2600))
 
     # The partial hand-in from the top: its points, 1a's model answer typeset, 1b's failed check and hint.
     view.open(graded_pages.partial.as_uri())
