@@ -3,6 +3,8 @@
 A course keeps them as data, one YAML file per sheet (`questions:` maps a question id to its model answer),
 so the grader can show them to tutors and build hints from the key points' phrasings. Everything is
 validated once, when the file is loaded; every error names the file, the question and the field.
+Questions, model answers and key points may write formulas in LaTeX between $...$ or $$...$$: the HTML pages
+typeset them (docs/pages.md), Markdown keeps them as typed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Shared test helpers: notebooks written on the fly, the sandbox, the repo's paths."""
+"""Shared test helpers: notebooks written on the fly, the sandbox, the repo's paths, a real browser."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from hypothesis import settings as hypothesis_settings
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
+
+from tests.browser.harness import browser_page, chromium, close_browser_unless_needed, serve_folder  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE_MATERIAL = REPO.parent / "shared" / "course"
@@ -37,3 +39,15 @@ def sandbox():
 
     # CI must prove the real sandbox; elsewhere the process fallback keeps the suite usable.
     return find_sandbox(require=os.environ.get("CI") == "true")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-screenshots", action="store_true", default=False,
+                     help="write the pages' screenshots into docs/screenshots/ (tests/browser/test_screenshots.py)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    result = yield
+    close_browser_unless_needed(item, nextitem)
+    return result

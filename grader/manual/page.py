@@ -2,7 +2,9 @@
 
 Each section starts with the question, the model answer and its key points; then the answers, alike ones
 shown once with every hand-in that gave them ("same answer in ..."), with the hint as a suggestion only.
-Everything from hand-ins is escaped; the page has no scripts and loads nothing.
+Everything from hand-ins is escaped and shown as typed. The course's text (question, model answer, key
+points) is marked class="math": its LaTeX is typeset by KaTeX in the browser, from the assets copied beside
+the page (grader.reports.page_assets); the page's only scripts are those files, and it loads nothing else.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from grader.manual.questions import ManualItem
 from grader.reports.document import page
+from grader.reports.page_assets import link_page_assets
 
 if TYPE_CHECKING:
     from grader.manual.export import TutorRow
@@ -31,12 +34,12 @@ def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, 
              f"<code>grader manual import {_e(csv_name)}</code>. The hints are suggestions from the model "
              "answer's key points, never a score.</p>")]
     by_item = {key: list(group) for key, group in groupby(rows, key=lambda r: (r.item.question_id, r.item.check_id))}
-    body.append("<ul>" + "".join(
+    body.append("<ul class=\"math\">" + "".join(
         f"<li><a href=\"#{_anchor(i)}\">{_e(i.question_id)} {_e(i.title)}: {_e(i.check_id)}</a> "
         f"({len(by_item.get((i.question_id, i.check_id), []))} answers)</li>" for i in items) + "</ul>")
     for item in items:
         body.extend(_section(item, by_item.get((item.question_id, item.check_id), [])))
-    text = page(title, "\n".join(body))
+    text = page(title, "\n".join(body), assets=link_page_assets(path))
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
@@ -44,13 +47,13 @@ def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, 
 
 
 def _section(item: ManualItem, rows: list[TutorRow]) -> list[str]:
-    parts = [(f"<h2 id=\"{_anchor(item)}\">{_e(item.question_id)} {_e(item.title)}: {_e(item.check_id)} "
+    parts = [(f"<h2 id=\"{_anchor(item)}\" class=\"math\">{_e(item.question_id)} {_e(item.title)}: {_e(item.check_id)} "
               f"({item.max_points:g} points)</h2>")]
     if item.description:
-        parts.append(f"<p>{_e(item.description)}</p>")
+        parts.append(f"<p class=\"math\">{_e(item.description)}</p>")
     model = item.model
     if model is not None:
-        parts.append(f"<p><em>{_e(' '.join(model.question.split()))}</em></p>")
+        parts.append(f"<p class=\"math\"><em>{_e(' '.join(model.question.split()))}</em></p>")
         limits = []
         if model.word_limit:
             limits.append(f"at most {model.word_limit} words")
@@ -62,10 +65,10 @@ def _section(item: ManualItem, rows: list[TutorRow]) -> list[str]:
             limits.append("a source must be cited")
         points = "".join(f"<li><code>{_e(p.id)}</code>: {_e(p.summary)}</li>" for p in model.key_points)
         parts.append("<details><summary>Model answer and key points</summary>"
-                     f"<blockquote>{_e(model.model_answer)}</blockquote>"
+                     f"<blockquote class=\"math\">{_e(model.model_answer)}</blockquote>"
                      + (f"<p>{_e('; '.join(limits))}</p>" if limits else "")
-                     + (f"<p>Note: {_e(model.note)}</p>" if model.note else "")
-                     + f"<ul>{points}</ul></details>")
+                     + (f"<p class=\"math\">Note: {_e(model.note)}</p>" if model.note else "")
+                     + f"<ul class=\"math\">{points}</ul></details>")
     else:
         parts.append("<p class=\"muted\">No model answer for this question: no hints.</p>")
     if not rows:

@@ -60,7 +60,7 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
     for question in record.questions:
         bonus = " (bonus)" if question.bonus else ""
         title = f" {question.title}" if question.title else ""
-        doc.heading(1, f"{question.question_id}{title}: {question_points_text(result, question)}{bonus}")
+        doc.heading(1, f"{question.question_id}{title}: {question_points_text(result, question)}{bonus}", math=True)
         shown_answers: set[str] = set()
         for check in question.checks:
             _check_lines(doc, result, check, after_deadline)
@@ -68,7 +68,7 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
             key = (spec.answer if spec is not None and spec.answer else check.question_id)
             if show_answers and spec is not None and key not in shown_answers and key in answers.questions:
                 shown_answers.add(key)
-                doc.paragraph(f"Model answer: {answers.questions[key].model_answer}")
+                doc.paragraph(f"Model answer: {answers.questions[key].model_answer}", math=True)
     return doc
 
 

@@ -19,6 +19,7 @@ from grader.model_answers import ModelAnswersError, SheetAnswers, load_model_ans
 from grader.reports.document import to_html, to_markdown
 from grader.reports.feedback import feedback_document
 from grader.reports.gradebook_csv import write_gradebook_csv
+from grader.reports.page_assets import link_page_assets
 from grader.reports.results_json import results_json
 from grader.reports.summary import write_summary
 from grader.rubric.load import LoadedRubric
@@ -46,7 +47,8 @@ def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, 
                               json.dumps(results_json(result, rubric, now=now), indent=2, ensure_ascii=False) + "\n"))
         document = feedback_document(result, rubric, answers, now=now)
         written.append(_write(folder / "feedback.md", to_markdown(document)))
-        written.append(_write(folder / "feedback.html", to_html(document)))
+        written.append(_write(folder / "feedback.html",
+                              to_html(document, assets=link_page_assets(folder / "feedback.html", out))))
     tutors = with_similarity_flags(results, similarity)
     written.append(write_gradebook_csv(tutors, rubric, out / "gradebook.csv"))
     written.append(write_summary(tutors, rubric, out / "summary.html", now=now, notes=notes, similarity=similarity))

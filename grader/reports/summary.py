@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from grader.gradebook import SimilarityState, StoredResult
 from grader.reports.document import page
+from grader.reports.page_assets import link_page_assets
 from grader.rubric.models import Rubric
 from grader.similarity.page import summary_section
 
@@ -48,7 +49,7 @@ def write_summary(results: list[StoredResult], rubric: Rubric, path: Path, *, no
                   notes: list[str] | None = None, similarity: SimilarityState | None = None) -> Path:
     ordered = sorted(results, key=lambda r: (not needs_attention(r), r.record.file_name))
     flagged = [r for r in ordered if needs_attention(r)]
-    body = [f"<h1>{html.escape(rubric.title)}: batch summary</h1>",
+    body = [f"<h1 class=\"math\">{html.escape(rubric.title)}: batch summary</h1>",
             f"<p>{len(results)} hand-ins, {len(flagged)} need a human. Maximum {rubric.max_points:g} points"
             f"{f' plus {rubric.bonus_points:g} bonus' if rubric.bonus_points else ''}. "
             f"Written {html.escape(now.strftime('%Y-%m-%d %H:%M %Z'))}.</p>"]
@@ -82,7 +83,8 @@ def write_summary(results: list[StoredResult], rubric: Rubric, path: Path, *, no
             body.append(_image(_rates_chart(rates), "share of hand-ins passing each question's automatic checks"))
     body.append("<h2>All hand-ins</h2>")
     body.append(_table(ordered) if ordered else "<p>No hand-ins.</p>")
-    path.write_text(page(f"{rubric.title}: summary", "\n".join(body)), encoding="utf-8")
+    path.write_text(page(f"{rubric.title}: summary", "\n".join(body), assets=link_page_assets(path)),
+                    encoding="utf-8")
     return path
 
 
