@@ -23,11 +23,12 @@ import shutil
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from rich.console import Console
 
@@ -48,6 +49,9 @@ from grader.progress import BatchProgress
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
 from grader.similarity.run import similarity_after_grading
+
+if TYPE_CHECKING:
+    from grader.cluster.address import ClusterOptions
 
 ENGINE_VERSION = __version__
 MANIFEST_NAME = "manifest.csv"
@@ -78,6 +82,7 @@ class BatchOptions:
     unsafe_no_sandbox: bool = False  # allow the process fallback when bubblewrap cannot run
     warm: bool = True  # fork workers from warm sandboxed zygotes (grader/execution/pool.py) under bubblewrap
     now: datetime | None = None  # the reports' "now" (model answers unlock after the deadline); None: the clock
+    cluster: ClusterOptions | None = None  # grade on a Dask cluster (grader/cluster) instead of this machine
 
 
 @dataclass
@@ -94,6 +99,7 @@ class BatchSummary:
     sandbox: str = ""
     protections_off: list[str] = field(default_factory=list)
     similar_pairs: int | None = None  # pairs the similarity report flags (not cleared); None: no report made
+    lost: str | None = None  # the cluster's scheduler went away midway: what happened, how many are left
 
 
 @dataclass(frozen=True)
@@ -139,12 +145,21 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
     """
     # Started before anything slow: the zygotes import torch while the course's code is loaded, the hand-ins
     # are hashed and the reference is planned.
-    pool = _early_pool(options) if options.warm else None
+    pool = _early_pool(options) if options.warm and options.cluster is None else None
     try:
         return _run_batch(options, console, pool)
     finally:
         if pool is not None:
             pool.close()
+
+
+def _scheduler(options: BatchOptions, pool: WarmPool | None, jobs: int, console: Console | None) -> HandInScheduler:
+    """The local threads over this machine's sandbox, or the Dask cluster (which needs no sandbox here)."""
+    if options.cluster is None:
+        return LocalScheduler(_find_sandbox(options.unsafe_no_sandbox), pool, jobs)
+    from grader.cluster.scheduling import DaskScheduler
+
+    return DaskScheduler(options.cluster, console, require_sandbox=not options.unsafe_no_sandbox, warm=options.warm)
 
 
 def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | None) -> BatchSummary:
@@ -155,9 +170,8 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
     hand_ins = find_hand_ins(options.hand_ins)
     timing = TimingRule(_read_manifest(options, loaded), options.deadline or loaded.rubric.deadline,
                         loaded.rubric.late_policy, use_file_dates=options.times == "mtime")
-    sandbox = _find_sandbox(options.unsafe_no_sandbox)
-    protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
     jobs = max(1, options.jobs or os.cpu_count() or 1)
+    scheduler = _scheduler(options, pool, jobs, console)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     db_path = Path(options.db) if options.db else out / "gradebook.db"
@@ -168,8 +182,8 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
         book = Gradebook.open(db_path)
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
-    with book:
-        summary = BatchSummary(run_id=0, db_path=db_path, sandbox=sandbox.name, protections_off=protections_off)
+    with book, _closing(scheduler):
+        summary = BatchSummary(run_id=0, db_path=db_path)
         todo: list[tuple[Path, str]] = []
         stored_timings = book.timings(sheet)
         for path in hand_ins:
@@ -181,19 +195,23 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
                     summary.retimed.append(hand_in_name(path))
             else:
                 todo.append((path, digest))
+        if todo:
+            scheduler.open(loaded, rubric_sha)  # a cluster: connected, its workers ready (or BatchError)
+        summary.sandbox, summary.protections_off = scheduler.sandbox_name, scheduler.protections_off
         summary.run_id = book.start_run(sheet=sheet, input_dir=str(Path(options.hand_ins).resolve()),
                                         rubric_sha256=rubric_sha, engine_version=ENGINE_VERSION,
-                                        sandbox=sandbox.name, jobs=jobs, forced=options.force)
+                                        sandbox=scheduler.sandbox_name, jobs=jobs, forced=options.force)
         status = "failed"
         try:
             if todo:
                 # Planning runs the reference on every case: once per batch, and only when there is work.
-                context = _Context(loaded=loaded, plans=plan_checks(loaded),
+                # (A cluster's workers plan with their own copy of the course.)
+                context = _Context(loaded=loaded, plans=plan_checks(loaded) if scheduler.needs_plans else [],
                                    settings=execution_settings(loaded.rubric.execution),
-                                   sandbox=pool if pool is not None and sandbox is pool.base else sandbox,
-                                   protections_off=protections_off, timing=timing, out=out,
+                                   sandbox=scheduler.sandbox,  # type: ignore[arg-type]
+                                   protections_off=scheduler.protections_off, timing=timing, out=out,
                                    rubric_sha256=rubric_sha, folders=folders)
-                _grade_all(todo, context, jobs, book, summary, console)
+                _grade_all(todo, context, scheduler, book, summary, console)
         except KeyboardInterrupt:  # while planning; _grade_all handles its own
             summary.interrupted = True
         else:
@@ -213,6 +231,14 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
         summary.outputs = write_outputs(results, loaded, out, now=options.now or datetime.now(UTC),
                                         similarity=similarity.state)
     return summary
+
+
+@contextmanager
+def _closing(scheduler: HandInScheduler) -> Iterator[HandInScheduler]:
+    try:
+        yield scheduler
+    finally:
+        scheduler.close()
 
 
 def _retime(book: Gradebook, stored: tuple[int, HandInTiming], new: HandInTiming) -> bool:
@@ -272,23 +298,35 @@ def rubric_fingerprint(loaded: LoadedRubric) -> str:
     (references, judges, mistakes, generators), so fixing a reference regrades. The model answers are not
     part of it: they only change the feedback, which is rebuilt from the gradebook on every run.
     """
+    digest = hashlib.sha256(b"rubric\0" + loaded.path.read_bytes())
+    root = Path(loaded.course_root)
+    files: set[Path] = set()
+    for package in course_code_roots(loaded):
+        if package.is_dir():
+            files.update(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+        else:
+            files.add(package)
+    for path in sorted(files):
+        digest.update(b"\0" + path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def course_code_roots(loaded: LoadedRubric) -> list[Path]:
+    """The top-level course packages (folders) and modules (.py files) the rubric names, that exist."""
     rubric = loaded.rubric
     text = loaded.path.read_text(encoding="utf-8")
     modules = set(re.findall(r"([A-Za-z_][\w.]*):[A-Za-z_]", text))
     if rubric.reference_module:
         modules.add(rubric.reference_module)
-    digest = hashlib.sha256(b"rubric\0" + loaded.path.read_bytes())
     root = Path(loaded.course_root)
-    files: set[Path] = set()
+    roots = []
     for top in sorted({m.split(".")[0] for m in modules}):
         package, module = root / top, root / f"{top}.py"
         if package.is_dir():
-            files.update(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+            roots.append(package)
         elif module.is_file():
-            files.add(module)
-    for path in sorted(files):
-        digest.update(b"\0" + path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+            roots.append(module)
+    return roots
 
 
 def folder_name(file_name: str) -> str:
@@ -308,32 +346,83 @@ def sheet_number(sheet: str) -> str | None:
 # --- the parallel loop ------------------------------------------------------------------------------------
 
 
-def _grade_all(todo: list[tuple[Path, str]], context: _Context, jobs: int, book: Gradebook, summary: BatchSummary,
-               console: Console | None) -> None:
-    """Grade in `jobs` threads; the calling thread alone writes to the gradebook, one commit per hand-in."""
-    pending: queue.Queue[tuple[Path, str]] = queue.Queue()
-    for item in todo:
-        pending.put(item)
-    done: queue.Queue[GradingRecord] = queue.Queue()
-    stop = threading.Event()
+class SchedulerLost(RuntimeError):
+    """The scheduler went away midway (a Dask scheduler that stopped answering); what was stored stays."""
 
-    def work() -> None:
-        while not stop.is_set():
-            try:
-                path, digest = pending.get_nowait()
-            except queue.Empty:
-                return
-            progress.started(hand_in_name(path))
-            done.put(grade_hand_in(path, digest, context))
 
+class HandInScheduler(Protocol):
+    """How the hand-ins of a batch get graded: by threads over the local sandbox, or on a Dask cluster.
+
+    Every scheduler grades a hand-in with the same per-hand-in function (`grade_hand_in`) and yields each record
+    once, as it completes; the batch alone stores them. `sandbox_name` and `protections_off` describe where the
+    code runs (known once `open` has returned)."""
+
+    sandbox: Sandbox | None  # this machine's sandbox for the hand-ins; None when they run elsewhere
+    sandbox_name: str
+    protections_off: list[str]
+    needs_plans: bool  # whether the coordinator's context must hold the planned checks
+
+    def open(self, loaded: LoadedRubric, rubric_sha256: str) -> None: ...
+
+    def grade(self, todo: list[tuple[Path, str]], context: _Context,
+              progress: BatchProgress) -> Iterator[GradingRecord]: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LocalScheduler:
+    """`jobs` grader threads over this machine's sandbox (the warm pool when there is one)."""
+
+    needs_plans = True
+
+    def __init__(self, sandbox: Sandbox, pool: WarmPool | None, jobs: int) -> None:
+        self.sandbox = pool if pool is not None and sandbox is pool.base else sandbox
+        self.sandbox_name = sandbox.name
+        self.protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
+        self.jobs = jobs
+        self._stop = threading.Event()
+
+    def open(self, loaded: LoadedRubric, rubric_sha256: str) -> None:
+        pass
+
+    def grade(self, todo: list[tuple[Path, str]], context: _Context,
+              progress: BatchProgress) -> Iterator[GradingRecord]:
+        pending: queue.Queue[tuple[Path, str]] = queue.Queue()
+        for item in todo:
+            pending.put(item)
+        done: queue.Queue[GradingRecord] = queue.Queue()
+
+        def work() -> None:
+            while not self._stop.is_set():
+                try:
+                    path, digest = pending.get_nowait()
+                except queue.Empty:
+                    return
+                progress.started(hand_in_name(path))
+                done.put(grade_hand_in(path, digest, context))
+
+        # Daemon threads: after Ctrl-C the process may exit without waiting for hand-ins still in the sandbox.
+        for number in range(min(self.jobs, len(todo))):
+            threading.Thread(target=work, name=f"grade-{number}", daemon=True).start()
+        for _ in range(len(todo)):
+            yield _next(done)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        pass
+
+
+def _grade_all(todo: list[tuple[Path, str]], context: _Context, scheduler: HandInScheduler, book: Gradebook,
+               summary: BatchSummary, console: Console | None) -> None:
+    """Grade through the scheduler; the calling thread alone writes to the gradebook, one commit per hand-in."""
     progress = BatchProgress(console, f"grading {context.loaded.rubric.sheet}", total=len(todo))
     with progress:
-        # Daemon threads: after Ctrl-C the process may exit without waiting for hand-ins still in the sandbox.
-        for number in range(min(jobs, len(todo))):
-            threading.Thread(target=work, name=f"grade-{number}", daemon=True).start()
         try:
-            for _ in range(len(todo)):
-                record = _next(done)
+            for record in scheduler.grade(todo, context, progress):
                 book.record(summary.run_id, record)
                 summary.graded.append(record.file_name)
                 failed = bool(record.error or record.status == "error")
@@ -341,8 +430,13 @@ def _grade_all(todo: list[tuple[Path, str]], context: _Context, jobs: int, book:
                     summary.failed.append(record.file_name)
                 progress.finished(record.file_name, failed=failed)
         except KeyboardInterrupt:
-            stop.set()
+            scheduler.stop()
             summary.interrupted = True
+        except SchedulerLost as exc:
+            scheduler.stop()
+            summary.interrupted = True
+            summary.lost = f"{exc}; {len(summary.graded)} hand-in(s) graded and stored in this run, " \
+                           f"{len(todo) - len(summary.graded)} left"
 
 
 def _next(done: queue.Queue[GradingRecord]) -> GradingRecord:

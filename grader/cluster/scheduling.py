@@ -1,0 +1,280 @@
+"""The coordinator side: the batch's hand-ins graded on a running Dask cluster.
+
+`DaskScheduler` is one of the batch's schedulers (grader.batch.HandInScheduler): the batch works out what to
+grade, stores each record as it arrives and writes the reports, exactly as for a local run; this module only
+decides where each hand-in is graded.
+
+* `open`: checks the address (grader.cluster.address), connects (unreachable: one line naming the address),
+  waits for a worker, ships the course once per worker in a `GradingPlugin` (a worker that cannot grade, e.g.
+  without bubblewrap, stops the batch before anything is graded), and checks that some worker has the
+  resources the rubric asks for.
+* `grade`: submits the hand-ins as tasks (a bounded window of them, so the coordinator never holds every
+  hand-in's bytes at once), with the rubric's resources, and yields each record once, as its future completes.
+  A worker that dies mid-hand-in is Dask's to handle: the scheduler gives the task to another worker and the
+  record says nothing of it. When the workers running a hand-in have died more often than the scheduler's
+  `allowed-failures` (we recommend 1: a second death ends it), the hand-in gets an error and a `crash` flag
+  and the batch goes on. The scheduler lost midway: `SchedulerLost`; what is stored stays.
+* `close`: removes the plugin (teardown stops the warm pools) and disconnects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from grader.batch import (BatchError, SchedulerLost, _Context, course_code_roots, hand_in_name)
+from grader.cluster.adapter import failed_record, unpack_for_reports
+from grader.cluster.address import ClusterAddressError, ClusterOptions, check_address, client_security
+from grader.cluster.parcels import CourseBundle, HandInParcel
+from grader.gradebook import FlagRecord, GradingRecord
+from grader.grading import plan_checks
+from grader.progress import BatchProgress
+from grader.rubric.load import LoadedRubric
+
+PLUGIN_PREFIX = "grader-course-"
+
+
+class DaskScheduler:
+    needs_plans = False  # the workers plan with their own copy of the course
+    sandbox = None  # no student code runs on the coordinator
+
+    def __init__(self, options: ClusterOptions, console: Console | None, *, require_sandbox: bool = True,
+                 warm: bool = True) -> None:
+        self.options = options
+        self.console = console
+        self.require_sandbox = require_sandbox
+        self.warm = warm
+        self.sandbox_name = f"dask {options.address}"
+        self.protections_off: list[str] = []
+        self.client = None
+        self.plugin_name: str | None = None
+        self.resources: dict[str, float] = {}
+        self.allowed_failures: int | None = None
+        self.dashboard: str | None = None
+        self.dashboard_pages = False  # bokeh beside the scheduler: the dashboard has its pages
+        self._futures: dict = {}
+        self._coordinator_plans: list | None = None
+
+    # --- opening -----------------------------------------------------------------------------------------------
+
+    def open(self, loaded: LoadedRubric, rubric_sha256: str) -> None:
+        try:
+            check_address(self.options)
+        except ClusterAddressError as exc:
+            raise BatchError(str(exc)) from None
+        try:
+            from distributed import Client
+        except ImportError:
+            raise BatchError("grading on a Dask cluster needs Dask: pip install 'sheet-grader[cluster]'") from None
+        address = self.options.address
+        try:
+            self.client = Client(address, security=client_security(self.options), set_as_default=False,
+                                 timeout=self.options.connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise BatchError(f"cannot reach the Dask scheduler at {address}: {_first_line(exc)}") from None
+        try:
+            self._prepare_workers(loaded, rubric_sha256)
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare_workers(self, loaded: LoadedRubric, rubric_sha256: str) -> None:
+        from grader.cluster.plugin import GradingPlugin, worker_report
+
+        address, client = self.options.address, self.client
+        try:
+            client.wait_for_workers(1, timeout=self.options.connect_timeout)
+        except TimeoutError:
+            raise BatchError(f"no Dask worker is connected to the scheduler at {address} (waited "
+                             f"{self.options.connect_timeout:g} s); start workers with `dask worker {address}`"
+                             ) from None
+        self._remove_abandoned_plugins()
+        bundle = CourseBundle.collect(loaded.course_root, loaded.path, course_code_roots(loaded), rubric_sha256)
+        plugin = GradingPlugin(bundle, require_sandbox=self.require_sandbox, warm=self.warm)
+        # One plugin per coordinator (its client id in the name): another tutor's batch keeps its own.
+        self.plugin_name = plugin.name = f"{PLUGIN_PREFIX}{bundle.sha256[:12]}-{client.id}"
+        try:
+            client.register_plugin(plugin, name=self.plugin_name)
+        except Exception as exc:  # noqa: BLE001 - raised on a worker: its message is what matters
+            raise BatchError(f"a Dask worker of {address} cannot grade: {_first_line(exc)}") from None
+        reports = client.run(worker_report, self.plugin_name)
+        broken = {worker: r["problem"] for worker, r in reports.items() if not r["ready"]}
+        if broken:
+            worker, problem = next(iter(broken.items()))
+            raise BatchError(f"the Dask worker {worker} cannot grade: {problem}")
+        self.resources = dict(loaded.rubric.resources)
+        if self.resources and not any(_has(r["resources"], self.resources) for r in reports.values()):
+            wanted = ", ".join(f"{name}={amount:g}" for name, amount in self.resources.items())
+            raise BatchError(f"the rubric asks for {wanted} per hand-in, and no worker connected to {address} has "
+                             f"it: start workers with `dask worker {address} --resources \"{wanted}\"`")
+        self.sandbox_name = ", ".join(sorted({r["sandbox"] for r in reports.values()}))
+        self.protections_off = sorted({name for r in reports.values() for name in r["protections_off"]})
+        try:
+            self.allowed_failures = client.run_on_scheduler(_allowed_failures)
+        except Exception:  # noqa: BLE001 - only used to word a message
+            self.allowed_failures = None
+        info = client.scheduler_info()
+        self.dashboard = client.dashboard_link if "dashboard" in info.get("services", {}) else None
+        try:
+            self.dashboard_pages = bool(client.run_on_scheduler(_has_bokeh))
+        except Exception:  # noqa: BLE001 - only used to word a message
+            self.dashboard_pages = False
+        if self.console is not None:
+            threads = sum(r["nthreads"] for r in reports.values())
+            warm = sum(r["warm"] for r in reports.values())
+            self.console.print(
+                f"Dask scheduler {escape(address)}: {len(reports)} worker(s), {threads} thread(s); "
+                f"{warm} with a warm pool; sandbox {escape(self.sandbox_name)}", highlight=False)
+            if self.dashboard is None:
+                dashboard = "not running on the scheduler"
+            elif self.dashboard_pages:
+                dashboard = escape(self.dashboard)
+            else:
+                dashboard = (f"{escape(self.dashboard)} (without its pages: bokeh is not installed beside the "
+                             "scheduler; pip install bokeh there to see them)")
+            self.console.print(f"Dask dashboard: {dashboard}", highlight=False)
+
+    def _remove_abandoned_plugins(self) -> None:
+        """Plugins (and their warm pools) left by coordinators that were killed: their client is gone."""
+        client = self.client
+        try:
+            clients = set(client.run_on_scheduler(_client_ids))
+            names = {name for found in client.run(_grader_plugins).values() for name in found}
+        except Exception:  # noqa: BLE001 - tidying up is best effort
+            return
+        for name in names:
+            if not any(name.endswith(f"-{client_id}") for client_id in clients):
+                try:
+                    client.unregister_worker_plugin(name)
+                except Exception:  # noqa: BLE001
+                    pass
+
+    # --- grading -----------------------------------------------------------------------------------------------
+
+    def grade(self, todo: list[tuple[Path, str]], context: _Context,
+              progress: BatchProgress) -> Iterator[GradingRecord]:
+        from distributed import as_completed
+
+        from grader.cluster.plugin import grade_on_worker
+
+        client = self.client
+        progress.where = self._where
+        threads = sum(client.nthreads().values()) or 1
+        window = max(4, 2 * threads)
+        waiting = iter(todo)
+        completed = as_completed(loop=client.loop)
+
+        def submit_next() -> None:
+            item = next(waiting, None)
+            if item is None:
+                return
+            path, digest = item
+            name = hand_in_name(path)
+            parcel = HandInParcel.read(path, digest, context.timing.of(path), context.folders.get(name), context.out)
+            future = client.submit(grade_on_worker, parcel, self.plugin_name, pure=False,
+                                   key=f"grade-{digest[:10]}-{uuid.uuid4().hex[:8]}",
+                                   resources=self.resources or None)
+            self._futures[future.key] = (future, path, digest)
+            completed.add(future)
+            progress.started(name)
+
+        for _ in range(min(window, len(todo))):
+            submit_next()
+        for future in completed:
+            _, path, digest = self._futures.pop(future.key)
+            record = self._record(future, path, digest, context)
+            if record.status == "done" or record.error:
+                unpack_for_reports(path, record, context.out, context.loaded.rubric.sheet)
+            yield record
+            submit_next()
+
+    def _record(self, future, path: Path, digest: str, context: _Context) -> GradingRecord:
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            times = f"{self.allowed_failures + 1} times" if self.allowed_failures is not None else "repeatedly"
+            error = (f"the Dask workers grading this hand-in died {times} (last: {_first_line(exc)}); it was not "
+                     "graded again: it may take down its worker (memory beyond what the machine has?) or the "
+                     "machines were lost. `grader grade --force` tries again.")
+            record = failed_record(path, digest, self._context_with_plans(context), error)
+            record.flags.append(FlagRecord("crash", error))
+            return record
+        except Exception as exc:  # noqa: BLE001
+            cancelled_by_loss = type(exc).__name__.endswith("CancelledError") and "connection" in str(exc).lower()
+            if self.client.status != "running" or cancelled_by_loss:
+                raise SchedulerLost(f"lost the Dask scheduler at {self.options.address}") from None
+            error = f"the grader failed on this hand-in on a Dask worker: {type(exc).__name__}: {_first_line(exc)}"
+            record = failed_record(path, digest, self._context_with_plans(context), error)
+            record.status = "error"  # a grader failure: the next run grades it again
+            record.flags.append(FlagRecord("grading_error", error))
+            return record
+
+    def _context_with_plans(self, context: _Context) -> _Context:
+        """The coordinator plans the checks only when it must write a record itself (a hand-in not graded)."""
+        if self._coordinator_plans is None:
+            self._coordinator_plans = plan_checks(context.loaded)
+        return dataclasses.replace(context, plans=self._coordinator_plans)
+
+    def _where(self) -> str:
+        try:
+            workers = len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - the progress line must not fail
+            return "workers: unknown"
+        return f"{workers} worker{'s' if workers != 1 else ''} connected"
+
+    # --- stopping ----------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        futures = [future for future, _, _ in self._futures.values()]
+        self._futures.clear()
+        if self.client is not None and futures and self.client.status == "running":
+            try:
+                self.client.cancel(futures)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            if self.plugin_name is not None and client.status == "running":
+                client.unregister_worker_plugin(self.plugin_name)
+        except Exception:  # noqa: BLE001 - the workers may be gone; their teardown ran or they died
+            pass
+        finally:
+            client.close()
+
+
+def _has(available: dict[str, float], wanted: dict[str, float]) -> bool:
+    return all(available.get(name, 0) >= amount for name, amount in wanted.items())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _allowed_failures(dask_scheduler) -> int:
+    return int(dask_scheduler.allowed_failures)
+
+
+def _client_ids(dask_scheduler) -> list[str]:
+    return list(dask_scheduler.clients)
+
+
+def _grader_plugins(dask_worker) -> list[str]:
+    return [name for name in dask_worker.plugins if name.startswith(PLUGIN_PREFIX)]
+
+
+def _has_bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
