@@ -153,6 +153,8 @@ def grade(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", envvar="GRADER_SCHEDULER", metavar="ADDRESS",
                                             help="Grade on the workers of a running Dask cluster, e.g. "
                                             "tls://grading-head:8786 (docs/cluster.md)."),
+    scheduler_timeout: float = typer.Option(20.0, "--scheduler-timeout", min=0.1, metavar="SECONDS",
+                                            help="How long to try to reach the Dask scheduler and a worker."),
     insecure: bool = typer.Option(False, "--insecure", help="Allow a plain tcp:// scheduler that is not on this "
                                   "machine (anyone who reaches it can run code on the workers)."),
     tls_ca_file: Optional[Path] = typer.Option(None, "--tls-ca-file", envvar="GRADER_TLS_CA_FILE",
@@ -180,7 +182,7 @@ def grade(
                 raise BatchError("--tls-ca-file and --tls-cert go together (and --tls-key unless the key is in the "
                                  "certificate file)")
             tls = TlsFiles(tls_ca_file, tls_cert, tls_key) if tls_ca_file and tls_cert else None
-            cluster = ClusterOptions(scheduler, tls=tls, insecure=insecure)
+            cluster = ClusterOptions(scheduler, tls=tls, insecure=insecure, connect_timeout=scheduler_timeout)
         options = BatchOptions(hand_ins=hand_ins, sheet=sheet, out=out, course=course, jobs=jobs, force=force, db=db,
                                manifest=manifest, times=times, deadline=override,  # type: ignore[arg-type]
                                unsafe_no_sandbox=unsafe_no_sandbox, warm=warm, cluster=cluster)

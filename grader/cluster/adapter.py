@@ -8,6 +8,7 @@ Local and cluster runs therefore share one grading code path and differ only in 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -103,10 +104,17 @@ def unpack_for_reports(path: Path, record: GradingRecord, out: Path, sheet: str)
         pass  # the worker recorded the same intake error in the grading
 
 
-def failed_record(path: Path, digest: str, context: _Context, error: str) -> GradingRecord:
+def failed_record(path: Path, digest: str, context: _Context, error: str, sandbox_name: str) -> GradingRecord:
     """The record of a hand-in the cluster could not grade (its workers died, or a worker could not grade):
-    every check unscored and saying why, as the local batch records a grader failure."""
-    record = _empty_record(path, digest, context, datetime.now(UTC), error)
+    every check unscored and saying why, as the local batch records a grader failure. `context` must hold the
+    planned checks; `sandbox_name` is what the workers grade in."""
+    record = _empty_record(path, digest, dataclasses.replace(context, sandbox=_Named(sandbox_name)),
+                           datetime.now(UTC), error)
     record.error = error
     record.set_timing(context.timing.of(path))
     return record
+
+
+@dataclass(frozen=True)
+class _Named:
+    name: str  # the only thing a record takes from its sandbox

@@ -100,7 +100,7 @@ class GradingPlugin(WorkerPlugin):
         if self.course is None or self.sandbox is None:
             return {"ready": False, "problem": self.problem or "not set up"}
         base = self.pool.base if self.pool is not None else self.sandbox
-        return {"ready": True, "sandbox": base.name, "warm": self.pool is not None,
+        return {"ready": True, "sandbox": base.name, "record_sandbox": self.sandbox.name, "warm": self.pool is not None,
                 "protections_off": sorted(name for name, on in self.sandbox.protections().items() if not on)}
 
 

@@ -51,6 +51,7 @@ class DaskScheduler:
         self.warm = warm
         self.sandbox_name = f"dask {options.address}"
         self.protections_off: list[str] = []
+        self.record_sandbox = ""  # what a grading record names: the warm pool's name when the workers have one
         self.client = None
         self.plugin_name: str | None = None
         self.resources: dict[str, float] = {}
@@ -113,6 +114,7 @@ class DaskScheduler:
             raise BatchError(f"the rubric asks for {wanted} per hand-in, and no worker connected to {address} has "
                              f"it: start workers with `dask worker {address} --resources \"{wanted}\"`")
         self.sandbox_name = ", ".join(sorted({r["sandbox"] for r in reports.values()}))
+        self.record_sandbox = ", ".join(sorted({r["record_sandbox"] for r in reports.values()}))
         self.protections_off = sorted({name for r in reports.values() for name in r["protections_off"]})
         try:
             self.allowed_failures = client.run_on_scheduler(_allowed_failures)
@@ -203,7 +205,7 @@ class DaskScheduler:
             error = (f"the Dask workers grading this hand-in died {times} (last: {_first_line(exc)}); it was not "
                      "graded again: it may take down its worker (memory beyond what the machine has?) or the "
                      "machines were lost. `grader grade --force` tries again.")
-            record = failed_record(path, digest, self._context_with_plans(context), error)
+            record = failed_record(path, digest, self._context_with_plans(context), error, self.record_sandbox)
             record.flags.append(FlagRecord("crash", error))
             return record
         except Exception as exc:  # noqa: BLE001
@@ -211,7 +213,7 @@ class DaskScheduler:
             if self.client.status != "running" or cancelled_by_loss:
                 raise SchedulerLost(f"lost the Dask scheduler at {self.options.address}") from None
             error = f"the grader failed on this hand-in on a Dask worker: {type(exc).__name__}: {_first_line(exc)}"
-            record = failed_record(path, digest, self._context_with_plans(context), error)
+            record = failed_record(path, digest, self._context_with_plans(context), error, self.record_sandbox)
             record.status = "error"  # a grader failure: the next run grades it again
             record.flags.append(FlagRecord("grading_error", error))
             return record
