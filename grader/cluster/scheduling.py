@@ -94,6 +94,12 @@ class DaskScheduler:
             raise BatchError(f"no Dask worker is connected to the scheduler at {address} (waited "
                              f"{self.options.connect_timeout:g} s); start workers with `dask worker {address}`"
                              ) from None
+        self.resources = dict(loaded.rubric.resources)
+        workers = client.scheduler_info().get("workers", {})
+        if self.resources and not any(_has(w.get("resources", {}), self.resources) for w in workers.values()):
+            wanted = ",".join(f"{name}={amount:g}" for name, amount in self.resources.items())
+            raise BatchError(f"the rubric asks for {wanted} per hand-in, and no worker connected to {address} has "
+                             f"it: start workers with `dask worker {address} --resources \"{wanted}\"`")
         self._remove_abandoned_plugins()
         bundle = CourseBundle.collect(loaded.course_root, loaded.path, course_code_roots(loaded), rubric_sha256)
         plugin = GradingPlugin(bundle, require_sandbox=self.require_sandbox, warm=self.warm)
@@ -108,11 +114,6 @@ class DaskScheduler:
         if broken:
             worker, problem = next(iter(broken.items()))
             raise BatchError(f"the Dask worker {worker} cannot grade: {problem}")
-        self.resources = dict(loaded.rubric.resources)
-        if self.resources and not any(_has(r["resources"], self.resources) for r in reports.values()):
-            wanted = ", ".join(f"{name}={amount:g}" for name, amount in self.resources.items())
-            raise BatchError(f"the rubric asks for {wanted} per hand-in, and no worker connected to {address} has "
-                             f"it: start workers with `dask worker {address} --resources \"{wanted}\"`")
         self.sandbox_name = ", ".join(sorted({r["sandbox"] for r in reports.values()}))
         self.record_sandbox = ", ".join(sorted({r["record_sandbox"] for r in reports.values()}))
         self.protections_off = sorted({name for r in reports.values() for name in r["protections_off"]})
