@@ -43,10 +43,10 @@ def plan_course(course_root: Path, rubric_path: str, rubric_sha256: str) -> Plan
     return PlannedCourse(loaded, plan_checks(loaded), execution_settings(loaded.rubric.execution), rubric_sha256)
 
 
-def quick_settings(course_root: Path, rubric_path: str) -> ExecutionSettings:
-    """The rubric's execution settings without importing the reference (enough to warm the pool)."""
+def quick_settings(course_root: Path, rubric_path: str) -> tuple[ExecutionSettings, dict[str, float]]:
+    """The rubric's execution settings and resources without importing the reference (enough to warm the pool)."""
     loaded = load_rubric(Path(course_root) / rubric_path, course_root=Path(course_root), resolve=False)
-    return execution_settings(loaded.rubric.execution)
+    return execution_settings(loaded.rubric.execution), dict(loaded.rubric.resources)
 
 
 class _KnownTiming:

@@ -24,6 +24,7 @@ from pathlib import Path
 from distributed import WorkerPlugin, get_worker
 
 from grader.cluster.adapter import PlannedCourse, grade_parcel, plan_course, quick_settings
+from grader.cluster.devices import devices_for
 from grader.cluster.parcels import CourseBundle, HandInParcel
 from grader.execution.pool import WarmPool
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
@@ -50,6 +51,7 @@ class GradingPlugin(WorkerPlugin):
         self.pool: WarmPool | None = None
         self.folder: Path | None = None
         self.problem: str | None = None
+        self.devices: list[str] = []  # device files the sandbox exposes (grader/cluster/devices.py)
 
     def __getstate__(self) -> dict:
         # Only the settings and the bundle travel to the workers; the live state is made there.
@@ -73,7 +75,14 @@ class GradingPlugin(WorkerPlugin):
             except SandboxUnavailable as exc:
                 raise WorkerNotReady(f"{exc}; install bubblewrap on this worker (or pass --unsafe-no-sandbox to "
                                      "grade with the weaker process sandbox)") from None
-            settings = quick_settings(self.folder, self.bundle.rubric_path)
+            settings, resources = quick_settings(self.folder, self.bundle.rubric_path)
+            devices = devices_for(resources)
+            if devices:
+                if not isinstance(base, BubblewrapSandbox):
+                    raise WorkerNotReady(f"the rubric's resources need device files ({', '.join(devices)}) that "
+                                         "only the bubblewrap sandbox can expose")
+                base = base.with_devices(devices)
+            self.devices = devices
             if self.warm and isinstance(base, BubblewrapSandbox):
                 # Warming (import torch in the zygotes) runs while the reference plans the checks.
                 self.pool = WarmPool(base, slots=max(1, slots), preload=settings.preload)
@@ -100,7 +109,8 @@ class GradingPlugin(WorkerPlugin):
         if self.course is None or self.sandbox is None:
             return {"ready": False, "problem": self.problem or "not set up"}
         base = self.pool.base if self.pool is not None else self.sandbox
-        return {"ready": True, "sandbox": base.name, "record_sandbox": self.sandbox.name, "warm": self.pool is not None,
+        return {"ready": True, "sandbox": base.name, "record_sandbox": self.sandbox.name,
+                "warm": self.pool is not None, "devices": list(self.devices),
                 "protections_off": sorted(name for name, on in self.sandbox.protections().items() if not on)}
 
 

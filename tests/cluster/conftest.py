@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
+import uuid
 from pathlib import Path
 
 import pytest
@@ -37,8 +39,30 @@ class TaskLog:
 
 
 @pytest.fixture(scope="session")
-def cluster(sandbox):
-    """(the SpecCluster, a TaskLog); two single-threaded worker processes, one with FAKE_GPU=1."""
+def fake_devices():
+    """(the device file the FAKE_GPU worker maps, another one nobody maps): character devices that behave like
+    /dev/null, made in the host's /dev for this session (needs root), or (None, None)."""
+    token = uuid.uuid4().hex[:8]
+    made = [Path(f"/dev/grader-fake-gpu-{token}"), Path(f"/dev/grader-fake-other-{token}")]
+    try:
+        for path in made:
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError:
+        for path in made:
+            path.unlink(missing_ok=True)
+        yield None, None
+        return
+    try:
+        yield str(made[0]), str(made[1])
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def cluster(sandbox, fake_devices):
+    """(the SpecCluster, a TaskLog); two single-threaded worker processes, one with FAKE_GPU=1 (and, as root,
+    a fake device file standing for it in GRADER_DEVICES)."""
     if sandbox.name != "bubblewrap":
         if os.environ.get("CI") == "true":
             pytest.fail("CI must run the cluster tests with bubblewrap on the workers")
@@ -51,6 +75,8 @@ def cluster(sandbox):
     worker = {"cls": Nanny, "options": {"nthreads": 1, "host": "127.0.0.1", "dashboard": False,
                                         "silence_logs": logging.ERROR}}
     special = {"cls": Nanny, "options": {**worker["options"], "resources": {FAKE_RESOURCE: 1}}}
+    if fake_devices[0]:
+        special["options"]["env"] = {"GRADER_DEVICES": f"{FAKE_RESOURCE}={fake_devices[0]}"}
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         spec = SpecCluster(workers={"plain": worker, "special": special},
                            scheduler={"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard": False}},
