@@ -44,7 +44,7 @@ def plan_course(course_root: Path, rubric_path: str, rubric_sha256: str) -> Plan
 
 
 def quick_settings(course_root: Path, rubric_path: str) -> tuple[ExecutionSettings, dict[str, float]]:
-    """The rubric's execution settings and resources without importing the reference (enough to warm the pool)."""
+    """The rubric's execution settings and resources, without importing the reference (enough for the pool)."""
     loaded = load_rubric(Path(course_root) / rubric_path, course_root=Path(course_root), resolve=False)
     return execution_settings(loaded.rubric.execution), dict(loaded.rubric.resources)
 
@@ -69,8 +69,9 @@ def grade_parcel(parcel: HandInParcel, course: PlannedCourse, sandbox: Sandbox) 
         path.parent.mkdir()
         path.write_bytes(parcel.content)
         protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
+        timing = _KnownTiming(parcel.timing)
         context = _Context(loaded=course.loaded, plans=course.plans, settings=course.settings, sandbox=sandbox,
-                           protections_off=protections_off, timing=_KnownTiming(parcel.timing),  # type: ignore[arg-type]
+                           protections_off=protections_off, timing=timing,  # type: ignore[arg-type]
                            out=scratch / "out", rubric_sha256=course.rubric_sha256,
                            folders={hand_in_name(path): parcel.folder} if parcel.folder else {})
         record = grade_hand_in(path, parcel.sha256, context)

@@ -79,7 +79,8 @@ def test_a_rerun_on_the_cluster_grades_only_what_is_not_stored(address, tmp_path
 
 def test_a_sheet11_hand_in_gets_the_same_grade_on_the_cluster(address, tmp_path):
     """Sheet 11 trains a model (torch in the sandbox): the cheapest of its examples, local and on the cluster."""
-    hand_ins = copy_hand_ins(REPO / "submissions" / "sheet11", tmp_path / "hand-ins", ["Novák_2301004_Okafor_2301005.zip"])
+    hand_ins = copy_hand_ins(REPO / "submissions" / "sheet11", tmp_path / "hand-ins",
+                             ["Novák_2301004_Okafor_2301005.zip"])
     _, local = grade(hand_ins, tmp_path / "local", sheet="sheet11", course=REPO)
     _, remote = grade(hand_ins, tmp_path / "cluster", sheet="sheet11", course=REPO, address=address)
     assert list(remote) == list(local) == ["Novák_2301004_Okafor_2301005.zip"]

@@ -80,7 +80,10 @@ def test_grading_over_mutual_tls_with_certificate_files(tls_cluster, tmp_path):
                                       str(tmp_path / "out"), "--scheduler", cluster.scheduler_address,
                                       *pem_files(security, tmp_path / "certs")], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
-    assert "graded 2, skipped 0" in result.output and "1 worker(s)" in result.output
+    output = " ".join(result.output.split())
+    assert "graded 2, skipped 0" in output and "1 worker(s)" in output
+    assert "2/2 graded" in output and "1 worker connected" in output  # the progress line, with the workers
+    assert "Dask dashboard: not running on the scheduler" in output  # this test's scheduler has none
 
 
 def test_a_client_without_the_courses_certificate_is_turned_away(tls_cluster, tmp_path):
