@@ -20,7 +20,12 @@ import pytest
 from grader.batch import BatchOptions, run_batch
 from grader.gradebook import Gradebook
 
-distributed = pytest.importorskip("distributed", reason="the cluster tests need the `cluster` extra (dask)")
+try:
+    import distributed  # noqa: F401
+except ImportError:  # CI installs the `test` extra, which holds `cluster`: there a missing Dask is a failure
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("the cluster tests need the `cluster` extra (dask[distributed])", allow_module_level=True)
 
 FAKE_RESOURCE = "FAKE_GPU"
 
