@@ -34,6 +34,7 @@ from rich.console import Console
 
 from grader import __version__
 from grader.checks.plan import CheckPlan
+from grader.cluster.errors import ClusterError, SchedulerLost
 from grader.execution.pool import WarmPool
 from grader.execution.runner import ExecutionSettings, RunReport
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
@@ -196,7 +197,10 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
             else:
                 todo.append((path, digest))
         if todo:
-            scheduler.open(loaded, rubric_sha)  # a cluster: connected, its workers ready (or BatchError)
+            try:
+                scheduler.open(loaded, rubric_sha)  # a cluster: connected, its workers ready
+            except ClusterError as exc:
+                raise BatchError(str(exc)) from None
         summary.sandbox, summary.protections_off = scheduler.sandbox_name, scheduler.protections_off
         summary.run_id = book.start_run(sheet=sheet, input_dir=str(Path(options.hand_ins).resolve()),
                                         rubric_sha256=rubric_sha, engine_version=ENGINE_VERSION,
@@ -344,10 +348,6 @@ def sheet_number(sheet: str) -> str | None:
 
 
 # --- the parallel loop ------------------------------------------------------------------------------------
-
-
-class SchedulerLost(RuntimeError):
-    """The scheduler went away midway (a Dask scheduler that stopped answering); what was stored stays."""
 
 
 class HandInScheduler(Protocol):

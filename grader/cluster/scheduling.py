@@ -27,8 +27,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from grader.batch import (BatchError, SchedulerLost, _Context, course_code_roots, hand_in_name)
+from grader.batch import _Context, course_code_roots, hand_in_name
 from grader.cluster.adapter import failed_record, unpack_for_reports
+from grader.cluster.errors import ClusterError, SchedulerLost
 from grader.cluster.address import ClusterAddressError, ClusterOptions, check_address, client_security
 from grader.cluster.parcels import CourseBundle, HandInParcel
 from grader.gradebook import FlagRecord, GradingRecord
@@ -67,17 +68,17 @@ class DaskScheduler:
         try:
             check_address(self.options)
         except ClusterAddressError as exc:
-            raise BatchError(str(exc)) from None
+            raise ClusterError(str(exc)) from None
         try:
             from distributed import Client
         except ImportError:
-            raise BatchError("grading on a Dask cluster needs Dask: pip install 'sheet-grader[cluster]'") from None
+            raise ClusterError("grading on a Dask cluster needs Dask: pip install 'sheet-grader[cluster]'") from None
         address = self.options.address
         try:
             self.client = Client(address, security=client_security(self.options), set_as_default=False,
                                  timeout=self.options.connect_timeout)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise BatchError(f"cannot reach the Dask scheduler at {address}: {_first_line(exc)}") from None
+            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {_first_line(exc)}") from None
         try:
             self._prepare_workers(loaded, rubric_sha256)
         except BaseException:
@@ -91,14 +92,14 @@ class DaskScheduler:
         try:
             client.wait_for_workers(1, timeout=self.options.connect_timeout)
         except TimeoutError:
-            raise BatchError(f"no Dask worker is connected to the scheduler at {address} (waited "
+            raise ClusterError(f"no Dask worker is connected to the scheduler at {address} (waited "
                              f"{self.options.connect_timeout:g} s); start workers with `dask worker {address}`"
                              ) from None
         self.resources = dict(loaded.rubric.resources)
         workers = client.scheduler_info().get("workers", {})
         if self.resources and not any(_has(w.get("resources", {}), self.resources) for w in workers.values()):
             wanted = ",".join(f"{name}={amount:g}" for name, amount in self.resources.items())
-            raise BatchError(f"the rubric asks for {wanted} per hand-in, and no worker connected to {address} has "
+            raise ClusterError(f"the rubric asks for {wanted} per hand-in, and no worker connected to {address} has "
                              f"it: start workers with `dask worker {address} --resources \"{wanted}\"`")
         self._remove_abandoned_plugins()
         bundle = CourseBundle.collect(loaded.course_root, loaded.path, course_code_roots(loaded), rubric_sha256)
@@ -108,12 +109,12 @@ class DaskScheduler:
         try:
             client.register_plugin(plugin, name=self.plugin_name)
         except Exception as exc:  # noqa: BLE001 - raised on a worker: its message is what matters
-            raise BatchError(f"a Dask worker of {address} cannot grade: {_first_line(exc)}") from None
+            raise ClusterError(f"a Dask worker of {address} cannot grade: {_first_line(exc)}") from None
         reports = client.run(worker_report, self.plugin_name)
         broken = {worker: r["problem"] for worker, r in reports.items() if not r["ready"]}
         if broken:
             worker, problem = next(iter(broken.items()))
-            raise BatchError(f"the Dask worker {worker} cannot grade: {problem}")
+            raise ClusterError(f"the Dask worker {worker} cannot grade: {problem}")
         self.sandbox_name = ", ".join(sorted({r["sandbox"] for r in reports.values()}))
         self.record_sandbox = ", ".join(sorted({r["record_sandbox"] for r in reports.values()}))
         self.protections_off = sorted({name for r in reports.values() for name in r["protections_off"]})
