@@ -34,7 +34,8 @@ from rich.console import Console
 from grader import __version__
 from grader.checks.plan import CheckPlan
 from grader.execution.pool import WarmPool
-from grader.execution.runner import ExecutionSettings, RunReport
+from grader.execution.protocol import ProblemCode, RunReport
+from grader.execution.runner import ExecutionSettings
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
 from grader.gradebook import (FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, HandInTiming,
                               StudentRecord)
@@ -442,7 +443,7 @@ def _finish(record: GradingRecord, grade: SubmissionGrade) -> GradingRecord:
     record.notes.extend(grade.notes)
     if grade.run is not None:
         record.sandbox = grade.run.sandbox  # what the hand-in really ran in (a warm pool may have gone cold)
-        record.notes.extend(grade.run.problems)
+        record.notes.extend(p.message for p in grade.run.problems)
         failed = grade.run.failed_cells
         record.failed_cells = [FailedCell(c.label, c.status, (c.error or "")[-_CELL_ERROR_CHARS:])
                                for c in failed[:MAX_FAILED_CELLS_KEPT]]
@@ -467,16 +468,22 @@ def run_flags(run: RunReport | None) -> list[FlagRecord]:
             flags.append(FlagRecord("memory", f"cell {cell.label} ran out of memory: {cell.error or ''}".strip()))
         elif cell.status in ("crashed", "exit"):
             flags.append(FlagRecord("crash", f"cell {cell.label}: {cell.error or 'the worker died'}"))
-    killed = [r.key for r in run.replies.values() if not r.ok and (r.error or "").startswith("the call was killed")]
+    killed = [r.key for r in run.replies.values() if not r.ok and r.killed]
     if killed:
         flags.append(FlagRecord("timeout", f"{len(killed)} check call(s) were killed at the time limit "
                                            f"({', '.join(killed[:5])})"))
     for problem in run.problems:
-        if "time limit" in problem:
-            flags.append(FlagRecord("timeout", problem))
-        elif "restarts" in problem or "did not start" in problem or "ended before" in problem:
-            flags.append(FlagRecord("crash", problem))
+        if problem.code in _TIMEOUT_PROBLEMS:
+            flags.append(FlagRecord("timeout", problem.message))
+        elif problem.code in _CRASH_PROBLEMS:
+            flags.append(FlagRecord("crash", problem.message))
     return flags
+
+
+# The run problems that flag a hand-in (a cold sandbox or a worker gone silent between cells do not).
+_TIMEOUT_PROBLEMS = frozenset({ProblemCode.TOTAL_TIME_LIMIT})
+_CRASH_PROBLEMS = frozenset({ProblemCode.RESTARTS_EXHAUSTED, ProblemCode.DID_NOT_START,
+                             ProblemCode.ENDED_BEFORE_ANSWERING})
 
 
 # --- team -------------------------------------------------------------------------------------------------

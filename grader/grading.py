@@ -12,7 +12,8 @@ from grader.checks.kinds import CHECK_KINDS, PlanContext
 from grader.checks.plan import CheckPlan, CheckResult
 from grader.execution.limits import ResourceLimits
 from grader.execution.program import ProgramError, load_program
-from grader.execution.runner import ExecutionSettings, RunReport, run_program
+from grader.execution.protocol import RunReport
+from grader.execution.runner import ExecutionSettings, run_program
 from grader.execution.sandbox import Sandbox
 from grader.rubric.load import LoadedRubric
 from grader.rubric.models import ExecutionSpec, Question

@@ -11,7 +11,7 @@ import torch
 
 from grader.checks.inputs import GeneratedCase
 from grader.checks.plan import Evidence, JudgeVerdict
-from grader.execution.runner import Argument
+from grader.execution.protocol import Argument
 from reference import practical
 from reference.judges import judge_online, judge_pq_asymmetric
 from reference.sheet02 import future_perturbations

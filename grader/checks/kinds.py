@@ -12,8 +12,7 @@ from typing import Any, Callable, Protocol
 from grader.checks.compare import as_numeric, compare, plain_scalar, show
 from grader.checks.inputs import GeneratedCase, describe_kinds, generate_cases, materialize, seeded_rng, variants
 from grader.checks.plan import CaseRun, CaseVariant, CheckPlan, CheckResult, Evidence, JudgeVerdict, ReplyMap
-from grader.execution.runner import Reply, Request
-from grader.execution.worker import to_plain
+from grader.execution.protocol import Reply, Request, to_plain
 from grader.rubric.models import (ChoiceCheck, Comparison, FunctionCheck, ManualCheck, PropertyCheck,
                                   Question, ValueCheck)
 

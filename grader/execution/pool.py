@@ -44,6 +44,7 @@ from pathlib import Path
 
 import grader
 from grader.execution.limits import CgroupJail, ResourceLimits, launcher_argv
+from grader.execution.protocol import WORKER_ARGS, ZYGOTE_MODULE
 from grader.execution.sandbox import (
     SEAL_ARGS,
     BubblewrapSandbox,
@@ -54,7 +55,6 @@ from grader.execution.sandbox import (
     scrubbed_env,
 )
 
-WORKER_ARGS = ("-s", "-P", "-m", "grader.execution.worker")
 INBOX = "/run/grader-inbox"  # the slot's inbox, read-only inside the sandbox
 START_TIMEOUT_SECONDS = 180.0  # import torch on a loaded machine
 REPLY_TIMEOUT_SECONDS = 10.0
@@ -491,7 +491,7 @@ class WarmPool(Sandbox):
             command += ["--as-pid-1"]
             spec = {"control_fd": zygote_end.fileno(), "preload": list(self.preload),
                     "writable": [path for path, _ in tmpfs]}
-            command += ["--", sys.executable, "-s", "-P", "-m", "grader.execution.zygote", json.dumps(spec)]
+            command += ["--", sys.executable, "-s", "-P", "-m", ZYGOTE_MODULE, json.dumps(spec)]
             if self._pool_jail is not None:
                 # One cgroup for the slot, the zygote included: moving each worker into a cgroup of its own
                 # costs ~10 ms per hand-in (measured). The workers' oom_score_adj of 1000 makes the OOM

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 
 from grader.checks.inputs import GeneratedCase
 from grader.checks.plan import CaseRun, CaseVariant, CheckPlan
-from grader.execution.runner import Argument, Request
+from grader.execution.protocol import Argument, Request
 from grader.execution.wire import decode_value, encode_value
 from grader.rubric.load import LoadedRubric
 from grader.rubric.models import Check, ExecutionSpec, Question
