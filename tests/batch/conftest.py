@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.grading import plan_checks
+from grader.scoring.sheet import plan_checks
 from grader.rubric.load import load_rubric
 from submissions.make_examples import Member, as_hand_in, make_zip, notebook_bytes, write_examples, zip_name
 from tests.conftest import REPO
@@ -80,9 +80,9 @@ def sheet02_plans():
 @pytest.fixture
 def cached_plans(monkeypatch, sheet02_plans):
     """Planning runs the reference on every case (seconds); tests that only count gradings reuse one plan."""
-    import grader.batch
+    import grader.scoring.grade
 
-    monkeypatch.setattr(grader.batch, "plan_checks", lambda loaded: sheet02_plans)
+    monkeypatch.setattr(grader.scoring.grade, "plan_checks", lambda loaded: sheet02_plans)
     return sheet02_plans
 
 

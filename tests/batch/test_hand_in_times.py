@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.cli import app
-from grader.gradebook import Gradebook
+from grader.commands.cli import app
+from grader.store.gradebook import Gradebook
 from submissions.make_examples import Member
 from tests.batch.conftest import append_manifest, full_hand_in
 from tests.conftest import REPO

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from grader.batch import BatchOptions, folder_name, run_batch
-from grader.gradebook import Gradebook
-from grader.model_answers import load_model_answers
-from grader.mutants import load_mutants
+from grader.commands.batch import BatchOptions, folder_name, run_batch
+from grader.store.gradebook import Gradebook
+from grader.rubric.model_answers import load_model_answers
+from grader.commands.mutants import load_mutants
 from grader.reports.document import to_markdown
 from grader.reports.feedback import feedback_document
 from grader.reports.results_json import results_json

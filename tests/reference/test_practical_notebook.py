@@ -17,7 +17,7 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from grader.notebooks import ROLES, make_template
+from grader.rubric.notebooks import ROLES, make_template
 from reference import practical
 from reference.notebooks.build_sheet11_master import (
     MASTER_PATH,
