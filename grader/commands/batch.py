@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,8 @@ from grader.rubric.fingerprint import rubric_fingerprint
 from grader.execution.pool import WarmPool
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
 from grader.intake.deadline import Deadline, ManifestError, read_manifest
-from grader.intake.hand_in import HandInTiming, IntakeRules, TimingRule, file_sha256, hand_in_name, take_in
+from grader.intake.hand_in import (HandInTiming, IntakeRules, NoHandIns, TimingRule, file_sha256, find_hand_ins,
+                                   hand_in_folder, hand_in_name, take_in)
 from grader.commands.manual.reading import pdf_text
 from grader.commands.progress import BatchProgress
 from grader.reports.outputs import write_outputs
@@ -40,6 +40,7 @@ from grader.scoring.record import GradingRecord
 from grader.scoring.sheet import execution_settings
 from grader.commands.similarity.run import similarity_after_grading
 from grader.store.gradebook import Gradebook, GradebookError
+from grader.store.layout import BATCH_FILES, assign_folders, folder_name
 
 MANIFEST_NAME = "manifest.csv"
 
@@ -120,7 +121,10 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
     sheet = loaded.rubric.sheet
     if Path(options.out).resolve() == hand_in_folder(options.hand_ins).resolve():
         raise BatchError(f"{options.out}: the outputs need a folder of their own, not the folder of hand-ins")
-    hand_ins = find_hand_ins(options.hand_ins)
+    try:
+        hand_ins = find_hand_ins(options.hand_ins)
+    except NoHandIns as exc:
+        raise BatchError(str(exc)) from None
     timing = TimingRule(_read_manifest(options, loaded), options.deadline or loaded.rubric.deadline,
                         loaded.rubric.late_policy, use_file_dates=options.times == "mtime")
     sandbox = _find_sandbox(options.unsafe_no_sandbox)
@@ -194,39 +198,6 @@ def _retime(book: Gradebook, stored: tuple[int, HandInTiming], new: HandInTiming
     return True
 
 
-def find_hand_ins(path: Path) -> list[Path]:
-    """The hand-ins to grade: one file, or every hand-in directly in a folder (all regular files except hidden
-    ones and CSV files, i.e. manifests). Raises BatchError when there is none."""
-    path = Path(path)
-    if path.is_file():
-        if path.suffix.lower() == ".csv":
-            raise BatchError(f"{path}: a CSV file is a manifest, not a hand-in; give the hand-in or its folder "
-                             "(and the manifest with --manifest)")
-        return [path]
-    if not path.is_dir():
-        raise BatchError(f"{path}: no such hand-in or folder of hand-ins")
-    found = [p for p in path.iterdir()
-             if p.is_file() and not p.is_symlink() and not p.name.startswith(".") and p.suffix.lower() != ".csv"]
-    if not found:
-        raise BatchError(f"{path}: no hand-ins in this folder (looked for zips, notebooks and scripts directly in "
-                         "it; hidden files and CSV manifests do not count)")
-    return sorted(found, key=lambda p: p.name)
-
-
-def hand_in_folder(path: Path) -> Path:
-    """The folder of the hand-ins: `path` itself, or the folder of a single hand-in file."""
-    path = Path(path)
-    return path.parent if path.is_file() else path
-
-
-def folder_name(file_name: str) -> str:
-    """OUT/<this>/ for a hand-in: the zip's name without .zip; other files keep their ending as '_ext'."""
-    stem, dot, ending = file_name.rpartition(".")
-    if not dot or not stem:
-        return file_name
-    return stem if ending.lower() == "zip" else f"{stem}_{ending.lower()}"
-
-
 # --- the parallel loop ------------------------------------------------------------------------------------
 
 
@@ -279,36 +250,6 @@ def _next(done: queue.Queue[GradingRecord]) -> GradingRecord:
 # --- setup ------------------------------------------------------------------------------------------------
 
 
-def assign_folders(names: Sequence[str], reserved: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """The hand-ins whose output folder cannot be folder_name(name), with the folder they get and why.
-
-    A folder may not take the name of one of the batch's own files in OUT ("gradebook.db.zip", "summary.html.zip")
-    nor, compared as a case-insensitive file system would, the folder of another hand-in ("X.zip" beside
-    "X.ZIP"): such a hand-in gets "<folder>__2" (or __3, ...), in the order of the names, and a naming flag.
-    One hand-in's name never stops or breaks the batch.
-    """
-    taken = {name.casefold() for name in reserved} | {f"{name}.tmp".casefold() for name in reserved}
-    owner: dict[str, str] = {}
-    moved: dict[str, tuple[str, str]] = {}
-    for name in sorted(names):
-        base = folder = folder_name(name)
-        number = 2
-        while folder.casefold() in taken or folder.casefold() in owner:
-            folder, number = f"{base}__{number}", number + 1
-        owner[folder.casefold()] = name
-        if folder != base:
-            clash = f"the hand-in '{owner[base.casefold()]}'" if base.casefold() in owner else \
-                f"the batch's own file '{base}'"
-            moved[name] = (folder, f"its output folder would be '{base}', which {clash} already takes: its "
-                                   f"results are in '{folder}' instead")
-    return moved
-
-
-# The files grader grade writes into OUT beside the hand-ins' folders.
-BATCH_FILES = ("gradebook.db", "gradebook.db-journal", "gradebook.db-wal", "gradebook.db-shm", "gradebook.csv",
-               "summary.html")
-
-
 def _load_rubric(options: BatchOptions) -> LoadedRubric:
     try:
         return load_rubric(find_rubric(options.sheet, Path(options.course)), course_root=Path(options.course))
@@ -334,7 +275,7 @@ def _early_pool(options: BatchOptions) -> WarmPool | None:
                             resolve=False)
         sandbox = find_sandbox(require=True)
         hand_ins = len(find_hand_ins(options.hand_ins))
-    except (FileNotFoundError, RubricError, SandboxUnavailable, BatchError):
+    except (FileNotFoundError, RubricError, SandboxUnavailable, NoHandIns):
         return None
     if not isinstance(sandbox, BubblewrapSandbox) or hand_ins == 0:
         return None

@@ -6,7 +6,7 @@ the zygote's clean memory: whatever a hand-in changes in its modules dies with i
 
 The zygote is the sandbox's PID 1 (bubblewrap's --as-pid-1) and not dumpable: a hand-in can neither signal
 (the kernel drops signals to a namespace's init that it does not handle), trace nor read it, and the slot's
-seccomp filter (pool.slot_filter) keeps hand-ins from re-limiting or re-prioritising it. What /proc still lets
+seccomp filter (seccomp.slot_filter) keeps hand-ins from re-limiting or re-prioritising it. What /proc still lets
 them change, and anything that got past, it finds itself: before every fork and at every reset it compares its
 own rlimits, priority, scheduling and affinity with what they were at start, and answers "changed" or "dirty".
 

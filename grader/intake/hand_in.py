@@ -31,6 +31,10 @@ from grader.textsafe import clean
 TIMING_FLAGS = frozenset({"late", "time_unknown"})
 
 
+class NoHandIns(ValueError):
+    """No hand-in where one was given: no such file or folder, a manifest given as a hand-in, an empty folder."""
+
+
 @dataclass(frozen=True)
 class HandInTiming:
     """When a hand-in arrived and what the late policy made of it: the part of a grading that a new manifest or
@@ -173,3 +177,27 @@ def file_sha256(path: Path) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 
+
+def find_hand_ins(path: Path) -> list[Path]:
+    """The hand-ins to grade: one file, or every hand-in directly in a folder (all regular files except hidden
+    ones and CSV files, i.e. manifests). Raises NoHandIns when there is none."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() == ".csv":
+            raise NoHandIns(f"{path}: a CSV file is a manifest, not a hand-in; give the hand-in or its folder "
+                             "(and the manifest with --manifest)")
+        return [path]
+    if not path.is_dir():
+        raise NoHandIns(f"{path}: no such hand-in or folder of hand-ins")
+    found = [p for p in path.iterdir()
+             if p.is_file() and not p.is_symlink() and not p.name.startswith(".") and p.suffix.lower() != ".csv"]
+    if not found:
+        raise NoHandIns(f"{path}: no hand-ins in this folder (looked for zips, notebooks and scripts directly in "
+                         "it; hidden files and CSV manifests do not count)")
+    return sorted(found, key=lambda p: p.name)
+
+
+def hand_in_folder(path: Path) -> Path:
+    """The folder of the hand-ins: `path` itself, or the folder of a single hand-in file."""
+    path = Path(path)
+    return path.parent if path.is_file() else path

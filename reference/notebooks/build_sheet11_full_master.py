@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from grader.rubric.notebooks import make_cell
+from grader.course import make_cell
 
 HERE = Path(__file__).resolve().parent
 PRACTICAL = HERE / "sheet11_practical_master.ipynb"

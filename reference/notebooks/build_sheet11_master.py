@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.rubric.notebooks import make_cell
+from grader.course import make_cell
 from reference import practical
 
 MASTER_PATH = Path(__file__).with_name("sheet11_practical_master.ipynb")

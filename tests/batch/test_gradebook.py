@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from grader.commands.batch import folder_name
+from grader.store.layout import folder_name
 from grader.rubric.fingerprint import rubric_fingerprint
 from grader.checks.plan import CheckResult
 from grader.intake.flags import FlagRecord

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from grader.commands.batch import BatchOptions, folder_name, run_batch
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
 from grader.store.gradebook import Gradebook
 from grader.rubric.model_answers import load_model_answers
 from grader.commands.mutants import load_mutants

@@ -16,7 +16,8 @@ import pytest
 
 import grader.commands.batch
 import grader.scoring.grade
-from grader.commands.batch import BatchOptions, folder_name, run_batch
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
 from grader.store.gradebook import Gradebook
 from submissions.make_examples import Member
 from tests.batch.conftest import append_manifest, examples, full_hand_in, make_course

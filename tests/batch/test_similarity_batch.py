@@ -7,7 +7,8 @@ import csv
 import shutil
 from pathlib import Path
 
-from grader.commands.batch import BatchOptions, folder_name, run_batch
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
 from grader.store.gradebook import Gradebook
 from grader.commands.similarity.command import similarity_command
 from tests.batch.conftest import append_manifest

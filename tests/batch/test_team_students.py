@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.commands.batch import BATCH_FILES, assign_folders
+from grader.store.layout import BATCH_FILES, assign_folders
 from grader.intake.team import reconcile_team
 from grader.intake.naming import NamingRule, parse_submission_name
 from grader.intake.team import TeamMember

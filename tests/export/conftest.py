@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.commands.batch import BatchOptions, folder_name, run_batch
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
 from grader.checks.plan import CheckResult
 from grader.intake.hand_in import HandInTiming
 from grader.intake.team import StudentRecord

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.commands.batch import folder_name
+from grader.store.layout import folder_name
 from grader.intake.hand_in import HandInTiming
 from grader.intake.team import StudentRecord
 from grader.scoring.record import GradingRecord, IntakeFacts, RunFacts, SheetScore

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.commands.batch import folder_name
+from grader.store.layout import folder_name
 from grader.store.gradebook import Gradebook
 from grader.intake.extract import IntakeError, extract_submission
 from grader.commands.similarity.command import similarity_command
