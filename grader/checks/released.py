@@ -23,7 +23,6 @@ from grader.rubric.models import Check, ExecutionSpec, Question
 
 FORMAT = "grader-released-rubric/1"
 _check_adapter: TypeAdapter = TypeAdapter(Check)
-PRECOMPUTABLE = {"function", "value", "choice"}
 
 
 @dataclass
@@ -38,7 +37,7 @@ class ReleasedRubric:
 
 def compile_public(loaded: LoadedRubric, plans: list[CheckPlan]) -> dict:
     rubric = loaded.rubric
-    public = [p for p in plans if p.check.visibility == "public" and p.check.kind in PRECOMPUTABLE]
+    public = [p for p in plans if p.check.visibility == "public" and p.check.precomputable]
     listed = {(p.question_id, p.check.id) for p in public}
     return {
         "format": FORMAT,

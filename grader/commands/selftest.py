@@ -22,7 +22,7 @@ from grader.rubric.model_answers import ModelAnswersError, load_model_answers
 from grader.commands.mutants import MutantSet, apply_mutant, load_mutants
 from grader.rubric.notebooks import cell_meta, make_template
 from grader.rubric.load import LoadedRubric
-from grader.rubric.models import ChoiceCheck, FunctionCheck, ManualCheck, PropertyCheck, ValueCheck
+from grader.rubric.models import Check, FunctionCheck, ManualCheck
 
 
 @dataclass
@@ -45,7 +45,7 @@ def run_selftest(loaded: LoadedRubric, sandbox: Sandbox, mutants: MutantSet | No
     report = SelftestReport(sheet=loaded.rubric.sheet)
     plans = plan_checks(loaded)
     master = nbformat.read(str(loaded.course_root / mutants.master), as_version=4)
-    auto_max = sum(p.check.points for p in plans if p.check.kind != "manual")
+    auto_max = sum(p.check.points for p in plans if not p.check.tutor_graded)
 
     def grade(notebook: nbformat.NotebookNode, name: str) -> SubmissionGrade:
         with tempfile.TemporaryDirectory(prefix="grader-selftest-") as tmp:
@@ -90,17 +90,9 @@ def run_selftest(loaded: LoadedRubric, sandbox: Sandbox, mutants: MutantSet | No
     return report
 
 
-def looked_up(check: object) -> list[str]:
+def looked_up(check: Check) -> list[str]:
     """The student-facing names a check reads or calls (the first part of a dotted name)."""
-    if isinstance(check, FunctionCheck):
-        names = [check.function]
-    elif isinstance(check, (ValueCheck, ChoiceCheck)):
-        names = [check.name]
-    elif isinstance(check, PropertyCheck):
-        names = [*check.get, *([check.call] if check.call else [])]
-    else:
-        names = []
-    return [name.split(".")[0] for name in names]
+    return [name.split(".")[0] for name in check.student_names()]
 
 
 def undefined_in_template(plans: list[CheckPlan], template: SubmissionGrade) -> list[str]:

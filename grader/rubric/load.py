@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from grader.rubric.models import FunctionCheck, PropertyCheck, Rubric, ValueCheck
+from grader.rubric.models import CHECK_KIND_NAMES, Rubric
 
 
 class RubricError(ValueError):
@@ -95,7 +95,7 @@ def _describe(error: dict, raw: Any) -> str:
             parts.append(f"{'question' if key == 'questions' else 'check'} {name}")
             i += 2
             continue
-        if isinstance(key, str) and key in ("function", "value", "choice", "property", "manual") and parts \
+        if isinstance(key, str) and key in CHECK_KIND_NAMES and parts \
                 and parts[-1].startswith("check"):
             i += 1  # the discriminator's branch name adds nothing for the reader
             continue
@@ -111,20 +111,11 @@ def _describe(error: dict, raw: Any) -> str:
 
 def named_references(rubric: Rubric) -> Iterator[tuple[str, str, str]]:
     """Every name of the course's code the rubric uses, as (where, field, 'module:name' or bare name): the
-    references, judges, generators and mistakes its checks name."""
+    references, judges, generators and mistakes its checks name (each kind says which: CheckBase.course_code)."""
     for question in rubric.questions:
         for check in question.checks:
-            where = f"question {question.id}, check {check.id}"
-            names: list[tuple[str, str]] = [(f"hints[{i}].mistake", h.mistake) for i, h in enumerate(check.hints)]
-            if isinstance(check, (FunctionCheck, ValueCheck)) and check.reference:
-                names.append(("reference", check.reference))
-            if isinstance(check, PropertyCheck):
-                names.append(("judge", check.judge))
-            for case_index, case in enumerate(getattr(check, "cases", [])):
-                if case.generator:
-                    names.append((f"cases[{case_index}].generator", case.generator))
-            for field_name, dotted in names:
-                yield where, field_name, dotted
+            for field_name, dotted in check.course_code():
+                yield f"question {question.id}, check {check.id}", field_name, dotted
 
 
 def module_of(dotted: str, default_module: str | None) -> str | None:
