@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from grader.checks.inputs import GeneratedCase
+from grader.checks.kinds import PUBLIC, plan_checks
 from grader.checks.plan import CaseRun, CaseVariant, CheckPlan
 from grader.execution.protocol import Argument, Request
 from grader.execution.wire import decode_value, encode_value
@@ -26,28 +27,41 @@ _check_adapter: TypeAdapter = TypeAdapter(Check)
 
 
 @dataclass
-class ReleasedRubric:
+class PublicChecks:
+    """What a student's self-check runs: the public checks of a sheet, planned once (from the course's rubric,
+    or read from a released rubric without the reference) and reusable for many notebooks."""
+
     sheet: str
-    title: str
     questions: list[Question]
     plans: list[CheckPlan]
     execution: ExecutionSpec
     not_run: list[dict]  # checks listed for students but judged only by the tutors' grader
+    title: str = ""
+
+
+def public_checks(loaded: LoadedRubric) -> PublicChecks:
+    """The public checks of a course's rubric, planned here (with the reference: public probes run too)."""
+    plans = plan_checks(loaded, PUBLIC)
+    return PublicChecks(loaded.rubric.sheet, loaded.rubric.questions, plans, loaded.rubric.execution,
+                        _not_run(loaded, plans), loaded.rubric.title)
+
+
+def _not_run(loaded: LoadedRubric, plans: list[CheckPlan]) -> list[dict]:
+    listed = {(p.question_id, p.check.id) for p in plans}
+    return [{"question": q.id, "check": c.id, "kind": c.kind, "points": c.points, "visibility": c.visibility}
+            for q in loaded.rubric.questions for c in q.checks if (q.id, c.id) not in listed]
 
 
 def compile_public(loaded: LoadedRubric, plans: list[CheckPlan]) -> dict:
     rubric = loaded.rubric
     public = [p for p in plans if p.check.visibility == "public" and p.check.precomputable]
-    listed = {(p.question_id, p.check.id) for p in public}
     return {
         "format": FORMAT,
         "sheet": rubric.sheet,
         "title": rubric.title,
         "execution": rubric.execution.model_dump(mode="json"),
         "questions": [{"id": q.id, "title": q.title, "points": q.points, "bonus": q.bonus} for q in rubric.questions],
-        "not_run": [{"question": q.id, "check": c.id, "kind": c.kind, "points": c.points,
-                     "visibility": c.visibility}
-                    for q in rubric.questions for c in q.checks if (q.id, c.id) not in listed],
+        "not_run": _not_run(loaded, public),
         "plans": [_plan_to_data(p) for p in public],
     }
 
@@ -57,7 +71,7 @@ def write_public(loaded: LoadedRubric, plans: list[CheckPlan], path: Path) -> Pa
     return path
 
 
-def load_released(path: Path) -> ReleasedRubric:
+def load_released(path: Path) -> PublicChecks:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -71,8 +85,8 @@ def load_released(path: Path) -> ReleasedRubric:
     questions = [Question.model_construct(id=q["id"], title=q["title"], points=q["points"], bonus=q["bonus"],
                                           checks=by_question.get(q["id"], []))
                  for q in data["questions"]]
-    return ReleasedRubric(sheet=data["sheet"], title=data["title"], questions=questions, plans=plans,
-                          execution=ExecutionSpec.model_validate(data["execution"]), not_run=data["not_run"])
+    return PublicChecks(sheet=data["sheet"], title=data["title"], questions=questions, plans=plans,
+                        execution=ExecutionSpec.model_validate(data["execution"]), not_run=data["not_run"])
 
 
 def _plan_to_data(plan: CheckPlan) -> dict:

@@ -22,7 +22,8 @@ import pytest
 
 if TYPE_CHECKING:
     from grader.checks.plan import CheckPlan, CheckResult
-    from grader.commands.selfcheck import PublicChecks, SelfCheckOutcome
+    from grader.checks.released import PublicChecks
+    from grader.commands.selfcheck import SelfCheckOutcome
 
 HAND_IN_SUFFIXES = frozenset({".ipynb", ".py"})
 
@@ -208,15 +209,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("grader")
     for path, outcome in state.outcomes.items():
         terminalreporter.write_line(f"{path.name}: {outcome.points_line()}")
-        for cell in outcome.grade.failed_cells:
-            last = (cell.error or "").strip().splitlines()[-1:] or [cell.status]
-            terminalreporter.write_line(f"  cell {cell.label} {cell.status}: {last[0]}")
-        if outcome.grade.error:
-            terminalreporter.write_line(f"  not graded: {outcome.grade.error}")
-        if outcome.not_run:
-            points = sum(item["points"] for item in outcome.not_run)
-            terminalreporter.write_line(f"  {len(outcome.not_run)} further checks ({points:g} points) are run by "
-                                        "your tutors only")
-        if outcome.protections_off:
-            terminalreporter.write_line("  sandbox without bubblewrap; protections off: "
-                                        + ", ".join(outcome.protections_off))
+        for _, line in outcome.after_checks():
+            terminalreporter.write_line(f"  {line}")

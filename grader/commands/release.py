@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader import DISTRIBUTION, __version__
-from grader.scoring.sheet import plan_checks
+from grader.checks.kinds import plan_checks
 from grader.rubric.notebooks import write_template
 from grader.checks.released import write_public
 from grader.rubric.load import LoadedRubric

@@ -10,35 +10,22 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.checks.plan import CheckPlan
+from grader.checks.released import PublicChecks, load_released, public_checks
 from grader.execution.sandbox import find_sandbox
-from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file, plan_checks
 from grader.intake.extract import IntakeError, extract_submission
-from grader.checks.released import load_released
 from grader.rubric.load import RubricError, find_rubric, load_rubric
-from grader.rubric.models import ExecutionSpec, Question
+from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file
 
-PUBLIC = frozenset({"public"})
 MAX_SIBLING_BYTES = 20 * 2**20
 _HEADS = ("question", "check", "points")
 _VERDICTS = {"passed": ("passed", "green"), "failed": ("failed", "red"), "error": ("error", "yellow"),
              "pending": ("tutor", "blue")}
 _INDENT = 4  # messages sit under their check's line, indented
+_TAG_STYLES = {"cell": "yellow", "error": "red", "tutors": "", "note": "", "sandbox": "yellow"}
 
 
 class SelfCheckError(Exception):
     """A usage problem: no such file, no rubric for the sheet, an unreadable zip."""
-
-
-@dataclass
-class PublicChecks:
-    """What a self-check runs: the public checks of a sheet, planned once and reusable for many notebooks."""
-
-    sheet: str
-    questions: list[Question]
-    plans: list[CheckPlan]
-    execution: ExecutionSpec
-    not_run: list[dict]
 
 
 @dataclass
@@ -75,19 +62,30 @@ class SelfCheckOutcome:
                     wrapped.rstrip()
                     console.print(Text(" " * _INDENT) + wrapped, no_wrap=True, crop=False)
         console.print(self.points_line(), highlight=False)
+        for tag, line in self.after_checks():
+            text = Text(line)
+            text.stylize(_TAG_STYLES[tag], 0, len(line.split(":")[0]))
+            console.print(text, highlight=False)
+
+    def after_checks(self) -> list[tuple[str, str]]:
+        """What follows the checks and the points line, as (tag, line): failed cells, why the hand-in was not
+        graded, the checks only tutors run, notes, a sandbox without bubblewrap. The one renderer of it for the
+        terminal (print), the job summary (markdown) and the pytest plugin's summary."""
+        lines: list[tuple[str, str]] = []
         for cell in self.grade.failed_cells:
-            console.print(f"[yellow]cell {cell.label}[/yellow] {cell.status}: {(cell.error or '').splitlines()[-1:]}")
+            last = (cell.error or "").strip().splitlines()[-1:] or [cell.status]
+            lines.append(("cell", f"cell {cell.label} {cell.status}: {last[0]}"))
         if self.grade.error:
-            console.print(f"[red]not graded:[/red] {self.grade.error}")
+            lines.append(("error", f"not graded: {self.grade.error}"))
         if self.not_run:
             points = sum(item["points"] for item in self.not_run)
-            console.print(f"{len(self.not_run)} further checks ({points:g} points: hidden, probes and written "
-                          "answers) are run by your tutors only.")
-        for note in self.notes:
-            console.print(f"note: {note}")
+            lines.append(("tutors", f"{len(self.not_run)} further checks ({points:g} points: hidden, probes and "
+                                    "written answers) are run by your tutors only."))
+        lines.extend(("note", f"note: {note}") for note in self.notes)
         if self.protections_off:
-            console.print("[yellow]sandbox:[/yellow] running without bubblewrap; these protections are off: "
-                          + ", ".join(self.protections_off))
+            lines.append(("sandbox", "sandbox: running without bubblewrap; these protections are off: "
+                                     + ", ".join(self.protections_off)))
+        return lines
 
     def points_line(self) -> str:
         """`public checks passed: 4/5, points 2/2.5, bonus 1/1`. The maximum is the sheet's: without bonus
@@ -122,15 +120,8 @@ class SelfCheckOutcome:
                              f"{_points(check)} | {icons.get(check.status, check.status)} | "
                              f"{cell(message)} |")
         lines += ["", f"**{self.points_line()}**"]
-        if self.grade.error:
-            lines += ["", f"not graded: {cell(self.grade.error)}"]
-        for failed in self.grade.failed_cells:
-            last = (failed.error or "").strip().splitlines()[-1:] or [failed.status]
-            lines += ["", f"cell {cell(failed.label)} {cell(failed.status)}: {cell(last[0])}"]
-        if self.not_run:
-            points = sum(item["points"] for item in self.not_run)
-            lines += ["", f"{len(self.not_run)} further checks ({points:g} points: hidden, probes and written "
-                          "answers) are run by your tutors only."]
+        for _, line in self.after_checks():
+            lines += ["", cell(line)]
         return "\n".join(lines) + "\n"
 
 
@@ -175,18 +166,14 @@ def load_public_checks(sheet: str, *, course: Path = Path("."), released: Path |
                 loaded = load_rubric(rubric_path, course_root=course)
             except RubricError as exc:
                 raise SelfCheckError(str(exc)) from None
-            plans = plan_checks(loaded, PUBLIC)
-            listed = {(p.question_id, p.check.id) for p in plans}
-            not_run = [{"question": q.id, "check": c.id, "kind": c.kind, "points": c.points}
-                       for q in loaded.rubric.questions for c in q.checks if (q.id, c.id) not in listed]
-            return PublicChecks(sheet, loaded.rubric.questions, plans, loaded.rubric.execution, not_run)
+            return public_checks(loaded)
     try:
         release = load_released(released)
     except ValueError as exc:
         raise SelfCheckError(str(exc)) from None
     if release.sheet != sheet:
         raise SelfCheckError(f"{released} is the rubric of {release.sheet!r}, not {sheet!r}")
-    return PublicChecks(sheet, release.questions, release.plans, release.execution, release.not_run)
+    return release
 
 
 def _prepare(path: Path, tmp: Path, notes: list[str]) -> tuple[Path, Path]:

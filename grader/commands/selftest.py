@@ -17,7 +17,8 @@ import nbformat
 
 from grader.checks.plan import CheckPlan
 from grader.execution.sandbox import Sandbox
-from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file, plan_checks
+from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file
+from grader.checks.kinds import plan_checks
 from grader.rubric.model_answers import ModelAnswersError, load_model_answers
 from grader.commands.mutants import MutantSet, apply_mutant, load_mutants
 from grader.rubric.notebooks import cell_meta, make_template

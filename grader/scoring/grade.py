@@ -31,7 +31,8 @@ from grader.intake.hand_in import NO_TIMING, HandIn
 from grader.rubric.load import LoadedRubric
 from grader.rubric.models import Question
 from grader.scoring.record import FailedCell, GradingRecord, IntakeFacts, RunFacts, SheetScore
-from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file, judge, plan_checks
+from grader.checks.kinds import plan_checks
+from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file, judge
 
 ENGINE_VERSION = __version__
 # Failed-cell errors are kept short in the gradebook: the last lines say what went wrong.

@@ -8,14 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.checks.kinds import CHECK_KINDS, PlanContext
+from grader.checks.kinds import CHECK_KINDS
 from grader.checks.plan import CheckPlan, CheckResult
 from grader.execution.limits import ResourceLimits
 from grader.execution.program import ProgramError, load_program
 from grader.execution.protocol import RunReport
 from grader.execution.runner import ExecutionSettings, run_program
 from grader.execution.sandbox import Sandbox
-from grader.rubric.load import LoadedRubric
 from grader.rubric.models import ExecutionSpec, Question
 
 
@@ -58,18 +57,6 @@ class SubmissionGrade:
     @property
     def failed_cells(self) -> list:
         return self.run.failed_cells if self.run else []
-
-
-def plan_checks(loaded: LoadedRubric, visibility: frozenset[str] = frozenset({"public", "hidden"})) -> list[CheckPlan]:
-    """Inputs and expected values for every check to run; done once per rubric, not per hand-in."""
-    rubric = loaded.rubric
-    ctx = PlanContext(seed=rubric.seed, resolve=loaded.resolve)
-    plans = []
-    for question in rubric.questions:
-        for check in question.checks:
-            if check.visibility in visibility:
-                plans.append(CHECK_KINDS[check.kind].plan(question, check, ctx))
-    return plans
 
 
 def execution_settings(spec: ExecutionSpec) -> ExecutionSettings:

@@ -175,7 +175,7 @@ def test_released_rubric_in_a_subprocess_and_inert_without_the_option(toy_course
     plain = pytest_run()
     assert plain.returncode == 0, plain.stdout + plain.stderr
     assert "1 passed" in plain.stdout and "toy.ipynb" not in plain.stdout
-    assert (repo / "loaded.txt").read_text().split() == ["grader", "grader.commands.pytest_plugin"]
+    assert (repo / "loaded.txt").read_text().split() == ["grader", "grader.commands", "grader.commands.pytest_plugin"]
     assert "grader:" not in plain.stdout  # no report header either
 
     checked = pytest_run("--grader-sheet", "toy", "--grader-rubric", "toy.public.json", "toy.ipynb", "-rA")

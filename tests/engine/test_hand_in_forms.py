@@ -14,7 +14,8 @@ import pytest
 from grader.scoring.grade import run_flags
 from grader.execution import program as program_module
 from grader.execution.program import ProgramError, load_program
-from grader.scoring.sheet import execution_settings, grade_file, plan_checks
+from grader.scoring.sheet import execution_settings, grade_file
+from grader.checks.kinds import plan_checks
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO, write_notebook
 
