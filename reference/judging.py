@@ -11,7 +11,7 @@ import torch
 
 from grader.course import Argument, Evidence, GeneratedCase, JudgeVerdict
 from reference import practical
-from reference.judges import judge_online, judge_pq_asymmetric
+from reference.verdicts import judge_online, judge_pq_asymmetric
 from reference.sheet02 import future_perturbations
 
 TEST_SET_SIZE = 512

@@ -2,10 +2,11 @@
 
     summary = run_batch(BatchOptions(hand_ins=Path("submissions/sheet02"), sheet="sheet02", out=Path("out")))
 
-Per hand-in: read the team from the file name, apply the late policy, unpack safely, pick the main file,
-compare the declared team, run the checks in the sandbox, and turn every problem into a flag. Anything that
-goes wrong for one hand-in (even a grader bug) becomes that hand-in's recorded error; the batch goes on.
-The heavy work runs in sandboxed worker processes, so a few grader threads are enough to keep them busy.
+A thin loop over the pipeline: plan the sheet once (scoring.plan_sheet), then per hand-in take it in
+(intake.take_in) and grade it (scoring.grade_hand_in) in a few threads, store each record as it completes, and
+rebuild the reports at the end. Anything that goes wrong for one hand-in (even a grader bug) becomes that
+hand-in's recorded error; the batch goes on. The heavy work runs in sandboxed worker processes (a warm pool),
+so a few grader threads are enough to keep them busy.
 
 Resume: a hand-in is skipped when its latest stored grading is done and used the same file content, rubric
 fingerprint and engine version. A run that is killed loses only the hand-ins that were still running. A skipped

@@ -1,6 +1,8 @@
-"""Grade one hand-in: plan the checks (grader side), run the code (worker side), judge, score.
+"""Score a sheet: run one notebook or script against the planned checks (grade_file), judge every check on the
+grader side and add the points up per question (judge); the settings a rubric's execution section means.
 
-This is the engine's front door; the CLI, the batch runner and the tests all call these functions.
+grade.grade_hand_in builds on grade_file for a hand-in that intake took in; the self-check, the selftest and the
+tests call grade_file directly on a file.
 """
 
 from __future__ import annotations

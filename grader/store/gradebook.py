@@ -464,15 +464,6 @@ class Gradebook:
                 storable((*timing.stored()[:9], _json([[f.code, f.message] for f in flags]),
                           _json([*json.loads(row["notes"]), note]), grading_id)))
 
-    def grading_count(self, sheet: str, file_name: str | None = None) -> int:
-        """How many gradings were stored (for one hand-in, or for the whole sheet)."""
-        query = "SELECT COUNT(*) FROM gradings g JOIN submissions s ON s.id = g.submission_id WHERE s.sheet = ?"
-        params: tuple = (sheet,)
-        if file_name is not None:
-            query += " AND s.file_name = ?"
-            params += (file_name,)
-        return int(self._db.execute(query, params).fetchone()[0])
-
     def results(self, sheet: str) -> list[StoredResult]:
         """The latest grading of every hand-in of the sheet, in file-name order, with its manual scores."""
         rows = self._db.execute(

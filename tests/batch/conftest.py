@@ -90,3 +90,15 @@ def cached_plans(monkeypatch, sheet02_plans):
 def unsafe(sandbox) -> bool:
     """Whether the batch must be allowed the process fallback here (CI requires bubblewrap)."""
     return sandbox.name != "bubblewrap"
+
+
+def grading_count(book, sheet: str, file_name: str | None = None) -> int:
+    """How many gradings the gradebook holds (for one hand-in, or for the whole sheet), read with plain SQL."""
+    import sqlite3
+
+    query = "SELECT COUNT(*) FROM gradings g JOIN submissions s ON s.id = g.submission_id WHERE s.sheet = ?"
+    params: tuple = (sheet,) if file_name is None else (sheet, file_name)
+    if file_name is not None:
+        query += " AND s.file_name = ?"
+    with sqlite3.connect(book.path) as connection:
+        return int(connection.execute(query, params).fetchone()[0])

@@ -21,7 +21,7 @@ from grader.store.gradebook import Gradebook, GradebookError
 from grader.scoring.sheet import QuestionScore
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import load_rubric
-from tests.batch.conftest import make_course
+from tests.batch.conftest import grading_count, make_course
 from tests.conftest import REPO
 
 START = datetime(2025, 2, 3, 9, 15, 30, 250000, tzinfo=UTC)
@@ -95,7 +95,7 @@ def test_only_the_latest_done_grading_with_the_same_hashes_is_current(book):
     book.record(run, make_record(sha="b" * 64, choice_points=0.0))
     assert not book.is_current("sheet02", name, **current)
     [latest] = book.results("sheet02")
-    assert latest.record.content_sha256 == "b" * 64 and book.grading_count("sheet02", name) == 3
+    assert latest.record.content_sha256 == "b" * 64 and grading_count(book, "sheet02", name) == 3
 
 
 def test_manual_scores_add_up_survive_a_regrade_and_the_last_one_counts(book):

@@ -20,7 +20,7 @@ from grader.commands.batch import BatchOptions, run_batch
 from grader.store.layout import folder_name
 from grader.store.gradebook import Gradebook
 from submissions.make_examples import Member
-from tests.batch.conftest import append_manifest, examples, full_hand_in, make_course
+from tests.batch.conftest import append_manifest, examples, full_hand_in, grading_count, make_course
 from tests.conftest import REPO
 
 TEAMS = [[Member("Hanna Berg", "2302001", "hanna.berg@example.org"),
@@ -114,7 +114,7 @@ def test_unchanged_hand_ins_are_skipped_force_and_a_changed_rubric_regrade(tmp_p
     one_changed = run_batch(options)
     assert one_changed.graded == [first.graded[0]] and one_changed.skipped == [first.graded[1]]
     with Gradebook.open(first.db_path) as book:
-        assert book.grading_count("sheet02") == 2 + 2 + 2 + 1
+        assert grading_count(book, "sheet02") == 2 + 2 + 2 + 1
 
 
 def test_a_grader_failure_is_that_hand_ins_error_and_is_retried(tmp_path, cached_plans, unsafe, monkeypatch):

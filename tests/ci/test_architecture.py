@@ -32,7 +32,7 @@ def test_the_import_contracts_hold():
     ("grader/execution/worker.py", "import grader.checks.plan", "sandbox imports nothing of the grader side"),
     ("grader/intake/naming.py", "import grader.reports.outputs", "only imports downwards"),
     ("grader/scoring/totals.py", "import reference", "never imports the course"),
-    ("reference/judges.py", "import grader.checks.plan", "imports only grader.course"),
+    ("reference/verdicts.py", "import grader.checks.plan", "imports only grader.course"),
 ])
 def test_a_planted_violation_breaks_its_contract(tmp_path, module, planted, contract):
     copy = tmp_path / "project"

@@ -1,6 +1,6 @@
-"""Grader-side judges for property checks: pure functions of plain data (numbers, lists, numpy arrays) that a
+"""Verdicts for the property checks: pure functions of plain data (numbers, lists, numpy arrays) that a
 student's code sent back. They never call student code. Each returns (passed, message); the message says
-what was found in words a student understands.
+what was found in words a student understands. reference/judging.py turns them into the judges the rubrics name.
 """
 
 from __future__ import annotations
