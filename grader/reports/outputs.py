@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.intake.flags import FlagRecord
 from grader.store.gradebook import SimilarityState, StoredResult
 from grader.intake.naming import Student, find_duplicate_students
-from grader.rubric.model_answers import ModelAnswersError, SheetAnswers, load_model_answers
+from grader.rubric.model_answers import ModelAnswersError, SheetAnswers, rubric_answers
 from grader.reports.document import to_html, to_markdown
 from grader.reports.feedback import feedback_document
 from grader.reports.gradebook_csv import write_gradebook_csv
@@ -86,11 +86,8 @@ def with_similarity_flags(results: list[StoredResult], similarity: SimilaritySta
 
 
 def _model_answers(loaded: LoadedRubric, notes: list[str]) -> SheetAnswers | None:
-    name = loaded.rubric.model_answers
-    if not name:
-        return None
     try:
-        return load_model_answers(Path(loaded.course_root) / name)
+        return rubric_answers(loaded.course_root, loaded.rubric.model_answers)
     except ModelAnswersError as exc:
         notes.append(f"model answers left out of the feedback: {exc}")
         return None

@@ -180,3 +180,9 @@ def _item(node: Any, key: str, index: int) -> Any:
         return node[key][index]
     except (KeyError, IndexError, TypeError):
         return None
+
+
+def rubric_answers(course_root: Path, name: str | None) -> SheetAnswers | None:
+    """The model answers a rubric names (`model_answers`, relative to the course), or None when it names none.
+    Raises ModelAnswersError for a broken file."""
+    return load_model_answers(Path(course_root) / name) if name else None

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from grader.rubric.model_answers import ModelAnswer, ModelAnswersError, SheetAnswers, load_model_answers
+from grader.rubric.model_answers import ModelAnswer, ModelAnswersError, SheetAnswers, rubric_answers
 from grader.prose.questions import ProseQuestion
 from grader.rubric.load import LoadedRubric
 from grader.rubric.models import ManualCheck
@@ -51,11 +50,8 @@ def task_and_part(question_id: str) -> tuple[str, str]:
 
 def load_answers(loaded: LoadedRubric) -> SheetAnswers | None:
     """The rubric's model answers, or None when it names none. Raises ManualError for a broken file."""
-    name = loaded.rubric.model_answers
-    if not name:
-        return None
     try:
-        return load_model_answers(Path(loaded.course_root) / name)
+        return rubric_answers(loaded.course_root, loaded.rubric.model_answers)
     except ModelAnswersError as exc:
         raise ManualError(str(exc)) from None
 
