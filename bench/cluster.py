@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     import dask
     from distributed import LocalCluster
 
-    from grader.batch import BatchOptions, run_batch
+    from grader.commands.batch import BatchOptions, run_batch
     from grader.cluster.address import ClusterOptions
 
     work = Path(tempfile.mkdtemp(prefix="grader-bench-cluster-"))

@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.gradebook import HandInTiming
+from grader.intake.hand_in import HandInTiming
 
 
 class ParcelError(RuntimeError):
@@ -33,7 +33,7 @@ class CourseBundle:
     files: dict[str, bytes]  # relative POSIX path -> bytes
     digests: dict[str, str]  # relative POSIX path -> sha256 of the bytes
     sha256: str  # over the sorted (path, digest) pairs
-    rubric_fingerprint: str  # the coordinator's rubric fingerprint (grader.batch.rubric_fingerprint)
+    rubric_fingerprint: str  # the coordinator's rubric fingerprint (grader.rubric.fingerprint)
 
     @classmethod
     def collect(cls, course_root: Path, rubric_file: Path, code_roots: list[Path], fingerprint: str) -> CourseBundle:
@@ -87,13 +87,13 @@ class HandInParcel:
     content: bytes
     sha256: str
     timing: HandInTiming  # worked out on the coordinator (manifest, deadline, --times)
-    folder: tuple[str, str] | None = None  # (output folder, why) when it is not folder_name(name)
+    folder: tuple[str, str]  # (output folder, why it is not the usual one or "")
     # The coordinator's output folder, as text: the worker writes it where its messages would name its own
     # scratch folder, so that feedback reads as after a local run.
     out: str = ""
 
     @classmethod
-    def read(cls, path: Path, digest: str, timing: HandInTiming, folder: tuple[str, str] | None = None,
+    def read(cls, path: Path, digest: str, timing: HandInTiming, folder: tuple[str, str],
              out: Path | None = None) -> HandInParcel:
         return cls(Path(path).name, Path(path).read_bytes(), digest, timing, folder, str(out) if out else "")
 

@@ -23,12 +23,14 @@ from pathlib import Path
 
 from distributed import WorkerPlugin, get_worker
 
-from grader.cluster.adapter import PlannedCourse, grade_parcel, plan_course, quick_settings
+from grader.cluster.adapter import grade_parcel, plan_course, quick_settings
 from grader.cluster.devices import devices_for
 from grader.cluster.parcels import CourseBundle, HandInParcel
 from grader.execution.pool import WarmPool
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
-from grader.gradebook import GradingRecord
+from grader.intake.hand_in import IntakeRules
+from grader.scoring.grade import PlannedSheet
+from grader.scoring.record import GradingRecord
 
 
 class WorkerNotReady(RuntimeError):
@@ -38,15 +40,17 @@ class WorkerNotReady(RuntimeError):
 class GradingPlugin(WorkerPlugin):
     """Hosts the course and the warm pool in one Dask worker process; registered per batch by the coordinator."""
 
-    def __init__(self, bundle: CourseBundle, *, require_sandbox: bool = True, warm: bool = True) -> None:
+    def __init__(self, bundle: CourseBundle, rules: IntakeRules, *, require_sandbox: bool = True,
+                 warm: bool = True) -> None:
         self.bundle = bundle
+        self.rules = rules  # naming, sheet number, PDF reader; each hand-in brings its own time and lateness
         self.require_sandbox = require_sandbox
         self.warm = warm
         self.name = plugin_name(bundle)
         self._reset()
 
     def _reset(self) -> None:
-        self.course: PlannedCourse | None = None
+        self.course: PlannedSheet | None = None
         self.sandbox: Sandbox | None = None
         self.pool: WarmPool | None = None
         self.folder: Path | None = None
@@ -55,7 +59,8 @@ class GradingPlugin(WorkerPlugin):
 
     def __getstate__(self) -> dict:
         # Only the settings and the bundle travel to the workers; the live state is made there.
-        return {"bundle": self.bundle, "require_sandbox": self.require_sandbox, "warm": self.warm, "name": self.name}
+        return {"bundle": self.bundle, "rules": self.rules, "require_sandbox": self.require_sandbox,
+                "warm": self.warm, "name": self.name}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -124,7 +129,7 @@ def grade_on_worker(parcel: HandInParcel, name: str) -> GradingRecord:
     if not isinstance(plugin, GradingPlugin) or plugin.course is None or plugin.sandbox is None:
         problem = getattr(plugin, "problem", None) or "the grading plugin is not set up on this worker"
         raise WorkerNotReady(problem)
-    return grade_parcel(parcel, plugin.course, plugin.sandbox)
+    return grade_parcel(parcel, plugin.course, plugin.rules, plugin.sandbox)
 
 
 def worker_report(name: str, dask_worker) -> dict:

@@ -1,6 +1,6 @@
 """The coordinator side: the batch's hand-ins graded on a running Dask cluster.
 
-`DaskScheduler` is one of the batch's schedulers (grader.batch.HandInScheduler): the batch works out what to
+`DaskScheduler` is one of the batch's schedulers (grader.commands.batch.HandInScheduler): the batch works out what to
 grade, stores each record as it arrives and writes the reports, exactly as for a local run; this module only
 decides where each hand-in is graded.
 
@@ -27,15 +27,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from grader.batch import _Context, course_code_roots, hand_in_name
 from grader.cluster.adapter import failed_record, unpack_for_reports
 from grader.cluster.errors import ClusterError, SchedulerLost
 from grader.cluster.address import ClusterAddressError, ClusterOptions, check_address, client_security
 from grader.cluster.parcels import CourseBundle, HandInParcel
-from grader.gradebook import FlagRecord, GradingRecord
-from grader.grading import plan_checks
-from grader.progress import BatchProgress
+from grader.intake.flags import FlagRecord
+from grader.intake.hand_in import IntakeRules, file_sha256, hand_in_name
+from grader.rubric.fingerprint import course_modules
 from grader.rubric.load import LoadedRubric
+from grader.scoring.grade import PlannedSheet, plan_sheet
+from grader.scoring.record import GradingRecord
+from grader.store.layout import folder_name
 
 PLUGIN_PREFIX = "grader-course-"
 
@@ -60,11 +62,12 @@ class DaskScheduler:
         self.dashboard: str | None = None
         self.dashboard_pages = False  # bokeh beside the scheduler: the dashboard has its pages
         self._futures: dict = {}
-        self._coordinator_plans: list | None = None
+        self._planned: PlannedSheet | None = None  # only when the coordinator must write a record itself
+        self._rubric_sha256 = ""
 
     # --- opening -----------------------------------------------------------------------------------------------
 
-    def open(self, loaded: LoadedRubric, rubric_sha256: str) -> None:
+    def open(self, loaded: LoadedRubric, rubric_sha256: str, rules: IntakeRules) -> None:
         try:
             check_address(self.options)
         except ClusterAddressError as exc:
@@ -80,12 +83,12 @@ class DaskScheduler:
         except (OSError, TimeoutError, ValueError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {_first_line(exc)}") from None
         try:
-            self._prepare_workers(loaded, rubric_sha256)
+            self._prepare_workers(loaded, rubric_sha256, rules)
         except BaseException:
             self.close()
             raise
 
-    def _prepare_workers(self, loaded: LoadedRubric, rubric_sha256: str) -> None:
+    def _prepare_workers(self, loaded: LoadedRubric, rubric_sha256: str, rules: IntakeRules) -> None:
         from grader.cluster.plugin import GradingPlugin, worker_report
 
         address, client = self.options.address, self.client
@@ -102,8 +105,11 @@ class DaskScheduler:
             raise ClusterError(f"the rubric asks for {wanted} per hand-in, and no worker connected to {address} has "
                              f"it: start workers with `dask worker {address} --resources \"{wanted}\"`")
         self._remove_abandoned_plugins()
+        self._rubric_sha256 = rubric_sha256
         bundle = CourseBundle.collect(loaded.course_root, loaded.path, course_code_roots(loaded), rubric_sha256)
-        plugin = GradingPlugin(bundle, require_sandbox=self.require_sandbox, warm=self.warm)
+        # The workers get the intake rules without the timing rule: each hand-in brings its time and lateness.
+        plugin = GradingPlugin(bundle, dataclasses.replace(rules, timing=None),  # type: ignore[arg-type]
+                               require_sandbox=self.require_sandbox, warm=self.warm)
         # One plugin per coordinator (its client id in the name): another tutor's batch keeps its own.
         self.plugin_name = plugin.name = f"{PLUGIN_PREFIX}{bundle.sha256[:12]}-{client.id}"
         try:
@@ -160,8 +166,9 @@ class DaskScheduler:
 
     # --- grading -----------------------------------------------------------------------------------------------
 
-    def grade(self, todo: list[tuple[Path, str]], context: _Context,
-              progress: BatchProgress) -> Iterator[GradingRecord]:
+    def grade(self, todo: list[Path], context, progress) -> Iterator[GradingRecord]:
+        """Yield each hand-in's record as its future completes. `context` is the batch's (rules, out, folders,
+        loaded); `progress` its BatchProgress."""
         from distributed import as_completed
 
         from grader.cluster.plugin import grade_on_worker
@@ -174,40 +181,41 @@ class DaskScheduler:
         completed = as_completed(loop=client.loop)
 
         def submit_next() -> None:
-            item = next(waiting, None)
-            if item is None:
+            path = next(waiting, None)
+            if path is None:
                 return
-            path, digest = item
             name = hand_in_name(path)
-            parcel = HandInParcel.read(path, digest, context.timing.of(path), context.folders.get(name), context.out)
+            digest = file_sha256(path)
+            folder = context.folders.get(name, (folder_name(name), ""))
+            parcel = HandInParcel.read(path, digest, context.rules.timing.of(path), folder, context.out)
             future = client.submit(grade_on_worker, parcel, self.plugin_name, pure=False,
                                    key=f"grade-{digest[:10]}-{uuid.uuid4().hex[:8]}",
                                    resources=self.resources or None)
-            self._futures[future.key] = (future, path, digest)
+            self._futures[future.key] = (future, path, folder)
             completed.add(future)
             progress.started(name)
 
         for _ in range(min(window, len(todo))):
             submit_next()
         for future in completed:
-            _, path, digest = self._futures.pop(future.key)
-            record = self._record(future, path, digest, context)
-            if record.status == "done" or record.error:
-                unpack_for_reports(path, record, context.out, context.loaded.rubric.sheet)
+            _, path, folder = self._futures.pop(future.key)
+            record = self._record(future, path, folder, context)
             yield record
             submit_next()
 
-    def _record(self, future, path: Path, digest: str, context: _Context) -> GradingRecord:
+    def _record(self, future, path: Path, folder: tuple[str, str], context) -> GradingRecord:
+        """The worker's record (its files unpacked into OUT here too), or the coordinator's own record of a
+        hand-in the cluster could not grade."""
         from distributed import KilledWorker
 
         try:
-            return future.result()
+            record = future.result()
         except KilledWorker as exc:
             times = f"{self.allowed_failures + 1} times" if self.allowed_failures is not None else "repeatedly"
             error = (f"the Dask workers grading this hand-in died {times} (last: {_first_line(exc)}); it was not "
                      "graded again: it may take down its worker (memory beyond what the machine has?) or the "
                      "machines were lost. `grader grade --force` tries again.")
-            record = failed_record(path, digest, self._context_with_plans(context), error, self.record_sandbox)
+            record = self._not_graded(path, folder, context, error)
             record.flags.append(FlagRecord("crash", error))
             return record
         except Exception as exc:  # noqa: BLE001
@@ -215,16 +223,19 @@ class DaskScheduler:
             if self.client.status != "running" or cancelled_by_loss:
                 raise SchedulerLost(f"lost the Dask scheduler at {self.options.address}") from None
             error = f"the grader failed on this hand-in on a Dask worker: {type(exc).__name__}: {_first_line(exc)}"
-            record = failed_record(path, digest, self._context_with_plans(context), error, self.record_sandbox)
+            record = self._not_graded(path, folder, context, error)
             record.status = "error"  # a grader failure: the next run grades it again
             record.flags.append(FlagRecord("grading_error", error))
             return record
+        unpack_for_reports(path, record, context.out, context.rules.sheet_number)
+        return record
 
-    def _context_with_plans(self, context: _Context) -> _Context:
-        """The coordinator plans the checks only when it must write a record itself (a hand-in not graded)."""
-        if self._coordinator_plans is None:
-            self._coordinator_plans = plan_checks(context.loaded)
-        return dataclasses.replace(context, plans=self._coordinator_plans)
+    def _not_graded(self, path: Path, folder: tuple[str, str], context, error: str) -> GradingRecord:
+        """The coordinator plans the sheet only when it must write a record itself (a hand-in not graded)."""
+        if self._planned is None:
+            self._planned = plan_sheet(context.loaded, rubric_sha256=self._rubric_sha256)
+        return failed_record(path, folder, self._planned, context.rules, context.out, error, self.record_sandbox,
+                             self.protections_off)
 
     def _where(self) -> str:
         try:
@@ -255,6 +266,19 @@ class DaskScheduler:
             pass
         finally:
             client.close()
+
+
+def course_code_roots(loaded: LoadedRubric) -> list[Path]:
+    """The top-level course packages (folders) and modules (.py files) the rubric names, that exist."""
+    root = Path(loaded.course_root)
+    roots = []
+    for top in sorted({module.split(".")[0] for module in course_modules(loaded)}):
+        package, module = root / top, root / f"{top}.py"
+        if package.is_dir():
+            roots.append(package)
+        elif module.is_file():
+            roots.append(module)
+    return roots
 
 
 def _has(available: dict[str, float], wanted: dict[str, float]) -> bool:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchOptions, run_batch
-from grader.gradebook import Gradebook
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.gradebook import Gradebook
 
 try:
     import distributed  # noqa: F401

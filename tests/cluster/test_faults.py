@@ -13,8 +13,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from grader.cli import app
-from grader.gradebook import Gradebook
+from grader.commands.cli import app
+from grader.store.gradebook import Gradebook
+from tests.batch.conftest import grading_count
 from tests.cluster.conftest import grade
 from tests.conftest import REPO, write_notebook
 
@@ -98,7 +99,7 @@ def test_a_worker_killed_mid_hand_in_loses_nothing_and_duplicates_nothing(cluste
     assert len(killer.killed) == 1, "no worker was killed while it graded: the test proves nothing"
     assert sorted(summary.graded) == sorted(p.name for p in paths) and summary.lost is None
     with Gradebook.open(summary.db_path) as book:
-        assert [book.grading_count("toy", p.name) for p in paths] == [1] * len(paths)
+        assert [grading_count(book, "toy", p.name) for p in paths] == [1] * len(paths)
     # Graded again elsewhere, and the record says nothing of it: exactly what a local run gives.
     _, local = grade(hand_ins, tmp_path / "local", sheet="toy", course=TOY)
     assert {name: seen(r) for name, r in records.items()} == {name: seen(r) for name, r in local.items()}

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
+from tests.batch.conftest import grading_count
 from tests.cluster.conftest import copy_hand_ins, grade
 from tests.conftest import REPO
 
@@ -50,7 +51,7 @@ def test_sheet02_examples_give_the_same_reports_as_the_local_pool(address, tmp_p
     remote, remote_records = grade(first_part, tmp_path / "cluster", course=REPO, address=address)
     assert len(first.graded) == 6 and remote.graded == [later] and len(remote.skipped) == 6
     with Gradebook.open(tmp_path / "cluster" / "gradebook.db") as book:
-        assert {book.grading_count("sheet02", name) for name in remote_records} == {1}
+        assert {grading_count(book, "sheet02", name) for name in remote_records} == {1}
     assert workers_plugins(address) == []  # each batch's teardown removed its plugin (and stopped its pools)
 
     assert remote.sandbox == local.sandbox == "bubblewrap" and remote.lost is None

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.batch import BatchError
-from grader.cli import app
+from grader.commands.batch import BatchError
+from grader.commands.cli import app
 from grader.cluster.address import ClusterAddressError, ClusterOptions, TlsFiles, check_address, is_loopback
 from tests.cluster.conftest import grade
 from tests.cluster.test_faults import TOY, toy_hand_ins

@@ -8,16 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchError, course_code_roots, rubric_fingerprint
+from grader.cluster.scheduling import course_code_roots
+from grader.commands.batch import BatchError
+from grader.rubric.fingerprint import rubric_fingerprint
 from grader.cluster.devices import DeviceError, devices_for
 from grader.cluster.parcels import CourseBundle, HandInParcel, ParcelError
-from grader.gradebook import HandInTiming
+from grader.intake.hand_in import NO_TIMING
 from grader.rubric.load import RubricError, load_rubric
 from tests.cluster.conftest import FAKE_RESOURCE, grade
 from tests.cluster.test_faults import RIGHT, TOY, toy_hand_ins
 from tests.conftest import write_notebook
 
-NO_TIME = HandInTiming(None, "unknown", "", False, 0.0, 0, 1.0, "", "{}", ())
+NO_TIME = NO_TIMING
 
 
 def toy_bundle() -> CourseBundle:
@@ -48,7 +50,7 @@ def test_the_course_bundle_holds_the_rubric_and_the_reference_and_checks_them(tm
 def test_a_damaged_hand_in_is_not_graded(tmp_path):
     path = toy_hand_ins(tmp_path, 1, seconds=0)[0]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    parcel = HandInParcel.read(path, digest, NO_TIME)
+    parcel = HandInParcel.read(path, digest, NO_TIME, ("toy_0_ipynb", ""))
     parcel.verify()
     with pytest.raises(ParcelError, match="toy_0.ipynb arrived damaged"):
         dataclasses.replace(parcel, content=parcel.content + b" ").verify()
