@@ -1,4 +1,4 @@
-"""Grading a batch on a Dask cluster: the same per-hand-in grading as the local batch, scheduled by Dask.
+"""Grading a batch on a Dask cluster: the same take_in + grade_hand_in as the local batch, scheduled by Dask.
 
     grader grade DIR --sheet ID --out OUT --scheduler tls://grading-head:8786
 
@@ -7,7 +7,7 @@ hosts the warm sandbox pool once (`plugin.GradingPlugin`) and grades the hand-in
 
 * `address`: which scheduler addresses are accepted (`tls://`, or `tcp://` on the loopback, or `--insecure`).
 * `parcels`: the bytes shipped to workers (the course's rubric and reference, each hand-in) with their sha256.
-* `adapter`: the one place that calls the engine's per-hand-in grading function.
+* `adapter`: the one place that calls the engine's front doors (`take_in`, `grade_hand_in`) on a worker.
 * `plugin`: the worker side (course unpacked and checked, checks planned, warm pool) with setup and teardown.
 * `scheduling`: the coordinator side (connect, submit, collect as futures complete, faults).
 
