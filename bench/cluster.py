@@ -70,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
             clusters["dask-1"] = LocalCluster(n_workers=1, threads_per_worker=SLOTS, processes=True, host="127.0.0.1",
-                                              dashboard_address=None, silence_logs=logging.ERROR)
+                                              dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
             clusters["dask-2"] = LocalCluster(n_workers=SLOTS, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                              dashboard_address=None, silence_logs=logging.ERROR)
+                                              dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         for sheet, count in (("sheet02", args.sheet02), ("sheet11", args.sheet11)):
             if count <= 0:
                 continue

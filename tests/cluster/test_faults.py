@@ -167,7 +167,7 @@ def test_losing_the_scheduler_midway_keeps_what_is_stored_and_says_what_is_left(
     from distributed import LocalCluster
 
     cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     cluster.worker_pids = [worker.pid for worker in cluster.scheduler.workers.values()]
     try:
         hand_ins = tmp_path / "hand-ins"

@@ -55,7 +55,7 @@ def tls_cluster():
 
     security = Security.temporary()
     cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, protocol="tls", host="127.0.0.1",
-                           security=security, dashboard_address=None, silence_logs=logging.ERROR)
+                           security=security, dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     try:
         yield cluster, security
     finally:
