@@ -43,7 +43,7 @@ from grader.intake.deadline import (Deadline, LatePolicy, ManifestError, assess_
                                     submission_time)
 from grader.intake.extract import IntakeError, extract_submission
 from grader.intake.naming import Student, nfc, normalise_student_id, parse_submission_name
-from grader.intake.team import TeamMember, compare_team, names_match, parse_team_text, read_team_info, same_id
+from grader.intake.team import TeamMember, TeamReading, compare_team, names_match, parse_team_blocks, read_team, same_id
 from grader.progress import BatchProgress
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
@@ -414,7 +414,8 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
     record.ignored_entries = [f"{entry.name}: {entry.reason}" for entry in extracted.ignored]
     record.written_answers = list(extracted.written_answers)
 
-    declared, team_source = _declared_team(files_dir, extracted.main_file, extracted.written_answers, record.notes)
+    declared, team_source = _declared_team(files_dir, extracted.main_file, extracted.written_answers, record.notes,
+                                           flags)
     if team_source is not None:
         flags.extend(FlagRecord(f.code, f.message) for f in compare_team(parsed.students, declared, team_source))
     record.students = _team_students(parsed.students, declared, rubric.naming.id_pattern)
@@ -482,27 +483,34 @@ def run_flags(run: RunReport | None) -> list[FlagRecord]:
 # --- team -------------------------------------------------------------------------------------------------
 
 
-def _declared_team(files_dir: Path, main_file: str | None, written: Sequence[str],
-                   notes: list[str]) -> tuple[list[TeamMember], str | None]:
+def _declared_team(files_dir: Path, main_file: str | None, written: Sequence[str], notes: list[str],
+                   flags: list[FlagRecord]) -> tuple[list[TeamMember], str | None]:
     """The team the hand-in declares and the file it was read from: the main file first, then written answers
-    (text before PDF). (…, None) when no file could be read, so there is nothing to compare."""
+    (text before PDF). (…, None) when no file could be read, so there is nothing to compare. What a team block
+    says doubtfully becomes a `team_unclear` flag (never a student)."""
     candidates = ([main_file] if main_file else []) + [w for w in written if not w.lower().endswith(".pdf")] \
         + [w for w in written if w.lower().endswith(".pdf")]
     first_read: str | None = None
     for relative in candidates:
         path = files_dir / relative
         try:
-            members = _pdf_team(path) if path.suffix.lower() == ".pdf" else read_team_info(path)
+            reading = _pdf_team(path) if path.suffix.lower() == ".pdf" else read_team(path)
         except ValueError as exc:
-            notes.append(f"team information: {exc}")
+            notes.append(f"team information: {exc.args[0] if exc.args else exc}")
             continue
+        members = reading.members
+        if reading.doubts and not any(f.code == "team_unclear" for f in flags):
+            flags.append(FlagRecord("team_unclear", f"team information in '{relative}' could not be read for "
+                                    f"sure: {'; '.join(reading.doubts[:5])}"
+                                    + (f" and {len(reading.doubts) - 5} more" if len(reading.doubts) > 5 else "")
+                                    + "; no student was added for it"))
         if members:
             return members, f"'{relative}'"
         first_read = first_read or f"'{relative}'"
     return [], first_read
 
 
-def _pdf_team(path: Path) -> list[TeamMember]:
+def _pdf_team(path: Path) -> TeamReading:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -511,7 +519,7 @@ def _pdf_team(path: Path) -> list[TeamMember]:
         text = "\n".join(page.extract_text() or "" for page in reader.pages[:_PDF_TEAM_PAGES])
     except (PyPdfError, OSError, ValueError, KeyError) as exc:
         raise ValueError(f"cannot read team information from '{path.name}': not a readable PDF ({exc})") from None
-    return parse_team_text(text)
+    return parse_team_blocks([text])
 
 
 def _team_students(named: Sequence[Student], declared: Sequence[TeamMember], id_pattern: str) -> list[StudentRecord]:

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.textfile import TextEncodingError, read_hand_in_text
+
 MAX_SOURCE_BYTES = 20 * 2**20  # what is run: code and text, without stored outputs
 MAX_READ_BYTES = 100 * 2**20  # bomb guard: a notebook file is not even read beyond this (the zip entry cap)
 # A percent-format cell marker (Jupytext): "# %%" or "#%%" at the start of a line, then the cell's title and
@@ -91,9 +93,9 @@ def _load_notebook(path: Path) -> Program:
     import nbformat
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProgramError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        text = read_hand_in_text(path)
+    except TextEncodingError as exc:
+        raise ProgramError(str(exc)) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -139,9 +141,9 @@ def _load_notebook(path: Path) -> Program:
 
 def _load_script(path: Path) -> Program:
     try:
-        source = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProgramError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        source = read_hand_in_text(path)
+    except TextEncodingError as exc:
+        raise ProgramError(str(exc)) from None
     lines = source.splitlines(keepends=True)
     if any(CELL_MARKER.match(line.rstrip("\r\n")) for line in lines):
         cells, markdown = _percent_cells(lines)
