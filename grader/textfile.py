@@ -33,9 +33,8 @@ def decode_hand_in_text(data: bytes, name: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = data[exc.start:exc.start + 1].hex()
-        guess = "; it looks saved as Windows-1252 or Latin-1" if _looks_single_byte(data) else ""
-        raise TextEncodingError(name, _problem(f"byte 0x{bad} at offset {exc.start} is not valid UTF-8{guess}")) \
-            from None
+        raise TextEncodingError(name, _problem(f"byte 0x{bad} at offset {exc.start} is not valid UTF-8; probably "
+                                               "saved as Windows-1252 or Latin-1")) from None
 
 
 def read_hand_in_text(path: Path) -> str:
@@ -53,9 +52,3 @@ def _looks_utf16(data: bytes) -> bool:
     head = data[:200]
     return len(head) >= 4 and (head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4)
 
-
-def _looks_single_byte(data: bytes) -> bool:
-    """Bytes >= 0x80 that are mostly alone between ASCII, as Windows-1252 writes umlauts."""
-    high = [i for i, byte in enumerate(data[:100_000]) if byte >= 0x80]
-    lone = sum(1 for i in high if (i == 0 or data[i - 1] < 0x80) and (i + 1 >= len(data) or data[i + 1] < 0x80))
-    return bool(high) and lone * 2 >= len(high)
