@@ -5,7 +5,7 @@ before anything that parses files is imported, and before every file the CPU lim
 so far plus cpu_seconds, so each file gets its own CPU budget. The child answers {"ready": true} once it has
 imported the readers. Then one request per line:
 {"path": str, "questions": [{"id", "task", "part", "text"}] | null, "code_chars": int | null}. The reply is
-{"ok": true, "answers": {id: AnswerText} | null, "answers_error": str | null, "code": [{"label", "text",
+{"ok": true, "answers": {id: AnswerText} | null, "unassigned": AnswerText | null, "answers_error": str | null, "code": [{"label", "text",
 "question"}] | null, "code_notes": [str], "code_error": str | null}: a file whose answers cannot be read may
 still give its code, and the other way round. End of input ends the process.
 """
@@ -23,7 +23,7 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Imported only now: parsing the untrusted files happens under the limits.
-    from grader.prose.extract import HandInReadError, ProseQuestion, extract_answers
+    from grader.prose.extract import HandInReadError, ProseQuestion, extract_written_text
     from grader.prose.sources import SUPPORTED_SUFFIXES
     from grader.similarity.sources import CODE_SUFFIXES, CodeReadError, read_code
 
@@ -39,8 +39,9 @@ def main() -> int:
             questions = [ProseQuestion(id=q["id"], task=tuple(q["task"]) if isinstance(q["task"], list)
                                        else q["task"], part=q["part"], text=q["text"]) for q in request["questions"]]
             try:
-                answers = extract_answers(path, questions)
+                answers, unassigned = extract_written_text(path, questions)
                 reply["answers"] = {qid: answer.model_dump() for qid, answer in answers.items()}
+                reply["unassigned"] = None if unassigned is None else unassigned.model_dump()
             except HandInReadError as exc:
                 reply["answers_error"] = str(exc)
         if request.get("code_chars") is not None and path.suffix.lower() in CODE_SUFFIXES:

@@ -33,12 +33,18 @@ def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, 
             (f"<p>Enter points and comments in <code>{_e(csv_name)}</code>, then run "
              f"<code>grader manual import {_e(csv_name)}</code>. The hints are suggestions from the model "
              "answer's key points, never a score.</p>")]
+    loose = [row for row in rows if row.unassigned]
+    rows = [row for row in rows if not row.unassigned]
     by_item = {key: list(group) for key, group in groupby(rows, key=lambda r: (r.item.question_id, r.item.check_id))}
     body.append("<ul class=\"math\">" + "".join(
         f"<li><a href=\"#{_anchor(i)}\">{_e(i.question_id)} {_e(i.title)}: {_e(i.check_id)}</a> "
-        f"({len(by_item.get((i.question_id, i.check_id), []))} answers)</li>" for i in items) + "</ul>")
+        f"({len(by_item.get((i.question_id, i.check_id), []))} answers)</li>" for i in items)
+        + (f"<li><a href=\"#unassigned\">Text assigned to no question</a> ({len(loose)} hand-ins)</li>"
+           if loose else "") + "</ul>")
     for item in items:
         body.extend(_section(item, by_item.get((item.question_id, item.check_id), [])))
+    if loose:
+        body.extend(_unassigned_section(loose))
     text = page(title, "\n".join(body), assets=link_page_assets(path))
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
@@ -81,6 +87,20 @@ def _section(item: ManualItem, rows: list[TutorRow]) -> list[str]:
             end += 1
         parts.append(_answer_box(rows[index:end]))
         index = end
+    return parts
+
+
+def _unassigned_section(rows: list[TutorRow]) -> list[str]:
+    """Per hand-in, the text that no question owns, each piece headed by where it is: nothing a group wrote
+    is out of the tutor's sight, and a missed answer can be scored on its question's row."""
+    parts = ["<h2 id=\"unassigned\">Text assigned to no question</h2>",
+             "<p>The grader found this text in the hand-ins but could not tell which question it belongs to "
+             "(an unrecognised label, text below a code cell, a note). Check whether it answers a question, and "
+             "score it on that question's row.</p>"]
+    for row in rows:
+        parts.append(f"<div class=\"answer flagged unassigned\"><p><strong>{_e(row.hand_in)}</strong>"
+                     + (f" · {_e(row.students)}" if row.students else "")
+                     + f" · found at {_e(row.answer.source)}</p><blockquote>{_e(row.answer.text)}</blockquote></div>")
     return parts
 
 
