@@ -126,10 +126,10 @@ class _Assembler:
     def _unassigned(self, segments: list[Segment]) -> AnswerText | None:
         """The text that no question owns, piece by piece with where it is ("[cell 3f2a]" above each piece):
         the tutor must see it, it may be an answer the extractor did not recognise. Template cells (the sheet's
-        own text), code cells and lines that are only a label ("## Task 3", "Answer:") are left out."""
+        own text), code (never part of the lines) and lines that are only a label ("## Task 3", "Answer:") are left out."""
         pieces: list[tuple[str, str]] = []
         for segment in segments:
-            if segment.owner is not None or segment.anchor == "code cell" or segment.anchor.startswith("template "):
+            if segment.owner is not None or segment.anchor.startswith("template "):
                 continue
             kept = [(line, text) for line, text, given in zip(segment.lines, segment.texts, segment.given_question)
                     if not given and not line.furniture and text.strip() and not _only_a_label(text)
