@@ -43,6 +43,8 @@ from grader.intake.deadline import (Deadline, LatePolicy, ManifestError, assess_
                                     submission_time)
 from grader.intake.extract import IntakeError, extract_submission
 from grader.intake.naming import Student, nfc, normalise_student_id, parse_submission_name
+from grader.hand_in_paths import as_in_hand_in
+from grader.pdf_log import pypdf_warnings
 from grader.intake.team import TeamMember, TeamReading, compare_team, names_match, parse_team_blocks, read_team, same_id
 from grader.progress import BatchProgress
 from grader.reports.outputs import write_outputs
@@ -361,7 +363,8 @@ def grade_hand_in(path: Path, digest: str, context: _Context) -> GradingRecord:
     """Everything about one hand-in as a record to store. Never raises: a grader failure is the record's error."""
     started = datetime.now(UTC)
     try:
-        return _grade_hand_in(path, digest, context, started)
+        record = _grade_hand_in(path, digest, context, started)
+        return _paths_inside_hand_in(record, [context.out / record.folder / "files", context.out])
     except Exception as exc:  # a grader bug for this hand-in must not stop the batch
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         error = f"the grader failed on this hand-in: {detail}"
@@ -370,6 +373,23 @@ def grade_hand_in(path: Path, digest: str, context: _Context) -> GradingRecord:
         record.flags.append(FlagRecord("grading_error", error))
         record.notes.append(traceback.format_exc()[-4000:])
         return record
+
+
+def _paths_inside_hand_in(record: GradingRecord, roots: list[Path]) -> GradingRecord:
+    """Notes, flags, cell errors and check messages name files as the hand-in does (`data.csv`), never by the
+    server's paths (`OUT/<folder>/files/...`, the runner's `/tmp/grader-run-.../`)."""
+    def local(text: str) -> str:
+        return as_in_hand_in(text, roots)
+
+    record.notes = [local(note) for note in record.notes]
+    record.flags[:] = [FlagRecord(flag.code, local(flag.message)) for flag in record.flags]
+    record.failed_cells = [FailedCell(c.label, c.status, local(c.error)) for c in record.failed_cells]
+    if record.error:
+        record.error = local(record.error)
+    for question in record.questions:
+        for check in question.checks:
+            check.message = local(check.message)
+    return record
 
 
 def _empty_record(path: Path, digest: str, context: _Context, started: datetime, error: str) -> GradingRecord:
@@ -494,7 +514,7 @@ def _declared_team(files_dir: Path, main_file: str | None, written: Sequence[str
     for relative in candidates:
         path = files_dir / relative
         try:
-            reading = _pdf_team(path) if path.suffix.lower() == ".pdf" else read_team(path)
+            reading = _pdf_team(path, relative, notes) if path.suffix.lower() == ".pdf" else read_team(path)
         except ValueError as exc:
             notes.append(f"team information: {exc.args[0] if exc.args else exc}")
             continue
@@ -510,15 +530,19 @@ def _declared_team(files_dir: Path, main_file: str | None, written: Sequence[str
     return [], first_read
 
 
-def _pdf_team(path: Path) -> TeamReading:
+def _pdf_team(path: Path, relative: str, notes: list[str]) -> TeamReading:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
-    try:
-        reader = PdfReader(path)
-        text = "\n".join(page.extract_text() or "" for page in reader.pages[:_PDF_TEAM_PAGES])
-    except (PyPdfError, OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"cannot read team information from '{path.name}': not a readable PDF ({exc})") from None
+    with pypdf_warnings() as warned:
+        try:
+            reader = PdfReader(path)
+            text = "\n".join(page.extract_text() or "" for page in reader.pages[:_PDF_TEAM_PAGES])
+        except (PyPdfError, OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"cannot read team information from '{path.name}': not a readable PDF ({exc})") \
+                from None
+    if warned:
+        notes.append(f"'{relative}': the PDF reader warned: {'; '.join(warned)}")
     return parse_team_blocks([text])
 
 

@@ -25,6 +25,7 @@ def main() -> int:
     # Imported only now: parsing the untrusted files happens under the limits.
     from grader.prose.extract import HandInReadError, ProseQuestion, extract_written_text
     from grader.prose.sources import SUPPORTED_SUFFIXES
+    from grader.pdf_log import pypdf_warnings
     from grader.similarity.sources import CODE_SUFFIXES, CodeReadError, read_code
 
     sys.stdout.write('{"ready": true}\n')
@@ -39,7 +40,9 @@ def main() -> int:
             questions = [ProseQuestion(id=q["id"], task=tuple(q["task"]) if isinstance(q["task"], list)
                                        else q["task"], part=q["part"], text=q["text"]) for q in request["questions"]]
             try:
-                answers, unassigned = extract_written_text(path, questions)
+                with pypdf_warnings() as warned:
+                    answers, unassigned = extract_written_text(path, questions)
+                reply["warnings"] = warned
                 reply["answers"] = {qid: answer.model_dump() for qid, answer in answers.items()}
                 reply["unassigned"] = None if unassigned is None else unassigned.model_dump()
             except HandInReadError as exc:

@@ -14,6 +14,7 @@ hand-in files for the similarity report (`read_files` with `code_chars`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import select
@@ -31,6 +32,7 @@ import grader
 from grader.prose.extract import UNASSIGNED, AnswerText, HandInReadError, ProseQuestion
 from grader.prose.sources import SUPPORTED_SUFFIXES
 
+_LOG = logging.getLogger("grader.pdf")
 MAX_FILE_BYTES = 100 * 1024 * 1024
 _CPU_SECONDS = 60
 _WALL_SECONDS = 90
@@ -64,6 +66,7 @@ class FileRequest:
 class FileReply:
     answers: dict[str, AnswerText] | None = None
     unassigned: AnswerText | None = None  # the file's text that no question owns (question_id UNASSIGNED)
+    warnings: list[str] = field(default_factory=list)  # what the PDF reader warned about while reading it
     answers_error: str | None = None  # why the file's written answers could not be read (it names the file)
     code: list[dict] | None = None  # [{"label", "text", "question"}] (grader.similarity.sources.read_code)
     code_notes: list[str] = field(default_factory=list)
@@ -146,6 +149,8 @@ def many_hand_in_answers(jobs: Sequence[tuple[Path, Sequence[str]]], questions: 
                 per_file.append((name, failure.replace(str(Path(files_dir) / name), f"'{name}'")))
             else:
                 per_file.append((name, reply.answers or {}))
+                for warning in reply.warnings:
+                    _LOG.warning("%s: %s: the PDF reader warned: %s", hand_in_of(files_dir), name, warning)
                 if reply.unassigned is not None:
                     loose.append((name, reply.unassigned))
         answers = merge_answers(per_file, [q.id for q in questions])
@@ -153,6 +158,12 @@ def many_hand_in_answers(jobs: Sequence[tuple[Path, Sequence[str]]], questions: 
             answers[UNASSIGNED] = _merge_unassigned(loose)
         merged.append(answers)
     return merged
+
+
+def hand_in_of(files_dir: Path) -> str:
+    """The hand-in's output folder (OUT/<folder>/files) for messages about its files."""
+    files_dir = Path(files_dir)
+    return files_dir.parent.name if files_dir.name == "files" else files_dir.name
 
 
 def _merge_unassigned(loose: Sequence[tuple[str, AnswerText]]) -> AnswerText:
@@ -216,6 +227,7 @@ class _ReaderChild:
             return FileReply(
                 answers=None if answers is None else {qid: AnswerText.model_validate(a) for qid, a in answers.items()},
                 unassigned=None if unassigned is None else AnswerText.model_validate(unassigned),
+                warnings=[str(w)[:300] for w in (reply.get("warnings") or [])[:20]],
                 answers_error=None if reply.get("answers_error") is None else str(reply["answers_error"]),
                 code=_code_units(reply.get("code")), code_notes=[str(n) for n in reply.get("code_notes") or []],
                 code_error=None if reply.get("code_error") is None else str(reply["code_error"]))

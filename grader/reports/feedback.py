@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from grader.intake.main_file import chosen_but_not_graded
 from grader.checks.plan import CheckResult
 from grader.gradebook import StoredResult
 from grader.intake.deadline import Deadline
@@ -30,7 +31,9 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
         doc.paragraph(f"Not graded automatically: {record.error}")
     if record.lateness_message:
         doc.paragraph(f"Hand-in time: {record.lateness_message}. {record.time_explanation}".strip())
-    if record.main_file_reason:
+    if record.main_file_reason and record.error:
+        doc.paragraph(f"Chosen file: {chosen_but_not_graded(record.main_file_reason)}")
+    elif record.main_file_reason:
         doc.paragraph(f"Graded file: {record.main_file_reason}")
     if record.flags:
         doc.heading(1, "Flags for the tutors")

@@ -1,0 +1,70 @@
+"""Issue 19 item 6: `grader check` over the cap says one thing; pypdf's warnings are kept with their file, not
+printed bare; notes and errors name files as the hand-in does, never by the server's paths."""
+
+from __future__ import annotations
+
+import base64
+import io
+import random
+import json
+import logging
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.batch import _declared_team
+from grader.hand_in_paths import as_in_hand_in
+from grader.selfcheck import run_self_check
+from tests.conftest import REPO
+from tests.prose._pdfmaker import markdown_to_pdf
+
+
+def test_grader_check_over_the_cap_says_not_graded_and_nothing_else(tmp_path: Path) -> None:
+    book = nbformat.v4.new_notebook()
+    noise = base64.b64encode(random.Random(19).randbytes(16 * 2**20)).decode()  # 21 MB that do not compress
+    book.cells = [nbformat.v4.new_code_cell(f"blob = '{noise}'")]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("sheet02.ipynb", nbformat.writes(book))
+    hand_in = tmp_path / "Berg_2302001.zip"
+    hand_in.write_bytes(buffer.getvalue())
+    outcome = run_self_check(hand_in, sheet="sheet02", course=REPO)
+    assert outcome.grade.error and "more than the 20 MB" in outcome.grade.error
+    said = " ".join([outcome.grade.error, *outcome.notes])
+    assert "was graded" not in said and "it was chosen for grading" in said
+    assert "grader-check-" not in said and "/tmp" not in said
+
+
+def broken_pdf(path: Path) -> Path:
+    markdown_to_pdf("## Team\nName: Lena Strüber\nStudent ID: 7012345\nEmail: lena@uni.example\n", path)
+    data = path.read_bytes()
+    path.write_bytes(data[:data.rfind(b"startxref")] + b"startxref\n99999\n%%EOF\n")  # a wrong xref pointer
+    return path
+
+
+def test_pypdf_warnings_are_kept_with_the_file_not_printed_bare(tmp_path: Path, capfd, caplog) -> None:
+    files = tmp_path / "out" / "Team" / "files"
+    files.mkdir(parents=True)
+    broken_pdf(files / "answers.pdf")
+    notes: list[str] = []
+    flags: list = []
+    with caplog.at_level(logging.WARNING):
+        members, source = _declared_team(files, None, ["answers.pdf"], notes, flags)
+    assert [m.student_id for m in members] == ["7012345"] and source == "'answers.pdf'"
+    assert any(note.startswith("'answers.pdf': the PDF reader warned: ") and "startxref" in note for note in notes)
+    captured = capfd.readouterr()
+    assert "startxref" not in captured.err and "startxref" not in captured.out
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("No such file or directory: '/tmp/grader-run-k2j1_x/data.csv'", "No such file or directory: 'data.csv'"),
+    ("cannot read team information from '{files}/answers.pdf': not a PDF", "cannot read team information from "
+                                                                           "'answers.pdf': not a PDF"),
+    ("the run's folder /tmp/grader-check-a1b2/files was empty", "the run's folder . was empty"),
+])
+def test_paths_are_shown_as_inside_the_hand_in(tmp_path: Path, text: str, expected: str) -> None:
+    files = tmp_path / "out" / "Team" / "files"
+    assert as_in_hand_in(text.format(files=files), [files]) == expected
