@@ -601,7 +601,7 @@ def assign_folders(names: Sequence[str], reserved: Sequence[str]) -> dict[str, t
 
 # The files grader grade writes into OUT beside the hand-ins' folders.
 BATCH_FILES = ("gradebook.db", "gradebook.db-journal", "gradebook.db-wal", "gradebook.db-shm", "gradebook.csv",
-               "summary.html")
+               "mistakes.csv", "summary.html")
 
 
 def _load_rubric(options: BatchOptions) -> LoadedRubric:

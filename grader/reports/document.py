@@ -161,4 +161,7 @@ _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 
           "code{background:#f4f4f4;padding:0 .2em}table{border-collapse:collapse}"
           "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;"
           "overflow-wrap:anywhere;min-width:3.5em}"
-          ".flagged{background:#fff3f0}.ok{color:#060}.bad{color:#a00}p.math{white-space:pre-line}")
+          ".flagged{background:#fff3f0}.ok{color:#060}.bad{color:#a00}p.math{white-space:pre-line}"
+          "button.sort{font:inherit;font-weight:bold;background:none;border:0;padding:0;cursor:pointer}"
+          "th[aria-sort=ascending] button.sort::after{content:' ▲'}th[aria-sort=descending] button.sort::after"
+          "{content:' ▼'}")
