@@ -202,7 +202,8 @@ def without_shared_lines(texts: dict[str, AnswerText]) -> dict[str, AnswerText]:
         pieces = [piece for piece in pieces if any(line.strip() for line in piece[1:])]
         if pieces:
             text = "\n\n".join("\n".join(piece).strip() for piece in pieces)
-            kept[name] = answer.model_copy(update={"text": text})
+            kept[name] = answer.model_copy(update={"text": text, "source": "; ".join(
+                piece[0].strip("[]") for piece in pieces if piece[0])})
     return kept
 
 

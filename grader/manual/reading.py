@@ -169,9 +169,9 @@ def hand_in_of(files_dir: Path) -> str:
 def _merge_unassigned(loose: Sequence[tuple[str, AnswerText]]) -> AnswerText:
     """The unassigned text of several files as one, each piece's header naming its file too."""
     texts = [re.sub(r"(?m)^\[(?=(?:cells?|lines?|pages?) )", f"[{name}, ", text.text) for name, text in loose]
-    return AnswerText(question_id=UNASSIGNED, text="\n\n".join(texts), found=True, needs_human=True,
-                      source="; ".join(f"{name}: {text.source}" for name, text in loose),
-                      reasons=loose[0][1].reasons)
+    text = "\n\n".join(texts)
+    return AnswerText(question_id=UNASSIGNED, text=text, found=True, needs_human=True,
+                      source="; ".join(re.findall(r"(?m)^\[([^\]\n]+)\]$", text)), reasons=loose[0][1].reasons)
 
 
 class _ReaderChild:
