@@ -81,7 +81,7 @@ def test_a_loose_label_is_found_a_run_on_answer_needs_a_human_and_no_text_is_los
     assert loose.answer.text == f"[sheet02.ipynb, cell below-code]\n{BELOW_CODE}"
     assert loose.answer.source == "sheet02.ipynb, cell below-code"
     page = unplanned_batch.export.html_path.read_text(encoding="utf-8")
-    assert 'id="unassigned"' in page and STRAY in page
+    assert 'id="unassigned"' in page and BELOW_CODE in page
     with unplanned_batch.export.csv_path.open(encoding="utf-8-sig", newline="") as handle:
         csv_rows = [r for r in csv.DictReader(handle) if r["question"] == "(unassigned)"]
     assert [r["hand_in"] for r in csv_rows] == [name] or name in [r["hand_in"] for r in csv_rows]
