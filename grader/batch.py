@@ -444,7 +444,9 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
         return _finish(record, _not_graded(context, path, extracted.main_file_reason))
     grade = grade_file(files_dir / extracted.main_file, rubric.questions, context.plans, sheet=rubric.sheet,
                        sandbox=context.sandbox, settings=context.settings, files_dir=files_dir)
-    if grade.error and grade.run is None:
+    if grade.error and grade.run is None and grade.other_language:
+        flags.append(FlagRecord("other_kernel", grade.error))
+    elif grade.error and grade.run is None:
         flags.append(FlagRecord("broken_notebook", f"'{extracted.main_file}' cannot be run: {grade.error}"))
     flags.extend(run_flags(grade.run))
     return _finish(record, grade)

@@ -178,3 +178,36 @@ def test_results_json_is_valid_for_every_unplanned_hand_in(unplanned_batch):
     for case in unplanned_batch.cases.values():
         data = json.loads((unplanned_batch.out / case.folder / "results.json").read_text(encoding="utf-8"))
         assert "score" in data and "tests" in data
+
+
+# --- item 3: other kernels -----------------------------------------------------------------------------------------
+
+
+def test_an_r_notebook_is_not_run_is_flagged_with_its_kernel_and_its_answers_are_read(unplanned_batch, stored):
+    record = result(unplanned_batch, stored, "r_kernel").record
+    [flag] = flags(unplanned_batch, stored, "r_kernel", "other_kernel")
+    assert "written for the R kernel, not Python" in flag.message and "not run" in flag.message
+    assert not flags(unplanned_batch, stored, "r_kernel", "broken_notebook")
+    assert record.failed_cells == [] and record.auto_points == 0  # nothing ran: no dozen Python errors
+    rows = [row for row in unplanned_batch.export.rows if row.hand_in == unplanned_batch.cases["r_kernel"].file_name
+            and not row.unassigned]
+    assert sum(row.answer.found for row in rows) >= 10  # the written answers are still there for the tutor
+    feedback = (unplanned_batch.folder("r_kernel") / "feedback.md").read_text(encoding="utf-8")
+    assert "written for the R kernel" in feedback
+
+
+# --- item 4: skipped lines -----------------------------------------------------------------------------------------
+
+
+def test_skipped_magics_and_shell_lines_are_listed_per_cell_in_the_feedback(unplanned_batch, stored):
+    record = result(unplanned_batch, stored, "magics").record
+    notes = [n for n in record.notes if "not run by the grader" in n]
+    assert len(notes) == 2, record.notes
+    assert "`!pip install pyro-ppl`" in notes[0] and "`%matplotlib inline`" in notes[0]
+    assert "nothing is installed while grading" in notes[0]
+    assert "`%%bash (the whole cell, 3 lines)`" in notes[1]
+    assert notes[0].split(":")[0] != notes[1].split(":")[0]  # each note names its cell
+    feedback = (unplanned_batch.folder("magics") / "feedback.md").read_text(encoding="utf-8")
+    assert "!pip install pyro-ppl" in feedback and "%%bash" in feedback
+    # The functions after the skipped lines were defined: the hand-in keeps its points.
+    assert record.auto_points == result(unplanned_batch, stored, "bom").record.auto_points
