@@ -44,6 +44,7 @@ from grader.intake.deadline import (Deadline, LatePolicy, ManifestError, assess_
 from grader.intake.extract import IntakeError, extract_submission
 from grader.intake.naming import Student, nfc, normalise_student_id, parse_submission_name
 from grader.hand_in_paths import as_in_hand_in
+from grader.reports.ran_notebook import RAN_NOTEBOOK, clear_run_files, write_run_files
 from grader.pdf_log import pypdf_warnings
 from grader.intake.team import TeamMember, TeamReading, compare_team, names_match, parse_team_blocks, read_team, same_id
 from grader.progress import BatchProgress
@@ -364,6 +365,8 @@ def grade_hand_in(path: Path, digest: str, context: _Context) -> GradingRecord:
     started = datetime.now(UTC)
     try:
         record = _grade_hand_in(path, digest, context, started)
+        if not (context.out / record.folder / RAN_NOTEBOOK).is_file():  # not run: ran.ipynb says why
+            write_run_files(context.out / record.folder, None, None, [], why_not_run=record.error)
         return _paths_inside_hand_in(record, [context.out / record.folder / "files", context.out])
     except Exception as exc:  # a grader bug for this hand-in must not stop the batch
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -422,6 +425,7 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
     files_dir = context.out / record.folder / "files"
     if files_dir.exists():
         shutil.rmtree(files_dir)  # ours, from an earlier grading of this hand-in
+    clear_run_files(files_dir.parent)
     try:
         extracted = extract_submission(path, files_dir, sheet_hint=sheet_number(rubric.sheet))
     except IntakeError as exc:
@@ -444,6 +448,8 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
         return _finish(record, _not_graded(context, path, extracted.main_file_reason))
     grade = grade_file(files_dir / extracted.main_file, rubric.questions, context.plans, sheet=rubric.sheet,
                        sandbox=context.sandbox, settings=context.settings, files_dir=files_dir)
+    write_run_files(files_dir.parent, files_dir / extracted.main_file, grade.run, [q.id for q in rubric.questions],
+                    why_not_run=grade.error)
     if grade.error and grade.run is None and grade.other_language:
         flags.append(FlagRecord("other_kernel", grade.error))
     elif grade.error and grade.run is None:

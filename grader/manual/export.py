@@ -13,10 +13,12 @@ whether another tutor changed a score meanwhile. `grader manual import` reads th
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from grader.gradebook import Gradebook, GradebookError, ManualScore, StoredResult
 from grader.manual.page import write_tutor_page
@@ -25,6 +27,7 @@ from grader.manual.reading import DEFAULT_LIMITS, ReadLimits, answer_files, many
 from grader.prose.extract import UNASSIGNED, AnswerText
 from grader.prose.hints import ProseHint, hint_for_answer
 from grader.prose.similarity import group_similar_answers
+from grader.reports.ran_notebook import Figure, read_figures
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
 from grader.textsafe import spreadsheet_inert
 
@@ -151,8 +154,21 @@ def export_manual(sheet: str, out_file: Path, *, results_dir: Path | None = None
     out_file.parent.mkdir(parents=True, exist_ok=True)
     write_tutor_csv(rows, out_file)
     write_tutor_page(rows, items, html_path, title=f"{loaded.rubric.title}: written answers for tutors",
-                     csv_name=out_file.name)
+                     csv_name=out_file.name, figures=_figures_for_page(results, results_dir, html_path))
     return ExportSummary(csv_path=out_file, html_path=html_path, rows=rows)
+
+
+def _figures_for_page(results: list[StoredResult], results_dir: Path, page: Path
+                      ) -> dict[str, list[tuple[str, Figure]]]:
+    """Per hand-in, the figures its run drew, each with its URL relative to the tutors' page."""
+    found = {}
+    for result in results:
+        folder = Path(results_dir) / result.record.folder
+        figures = read_figures(folder)
+        if figures:
+            base = Path(os.path.relpath(folder.resolve(), page.parent.resolve())).as_posix()
+            found[result.record.file_name] = [(quote(f"{base}/{f.file}"), f) for f in figures]
+    return found
 
 
 def tutor_rows(sheet: str, items: list[ManualItem], results: list[StoredResult],

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.manual.questions import ManualItem
+from grader.reports.ran_notebook import Figure
 from grader.reports.document import page
 from grader.reports.page_assets import link_page_assets
 
@@ -23,12 +24,15 @@ if TYPE_CHECKING:
 
 _STYLE = ("<style>.answer{border:1px solid #ccc;border-radius:4px;padding:.5em 1em;margin:1em 0}"
           ".answer.flagged{border-color:#d77;background:#fff6f4}.hint{color:#345}.same{font-weight:bold}"
-          ".muted{color:#666}blockquote{white-space:pre-wrap;margin:.5em 0;padding:.5em;background:#f7f7f7}"
+          ".muted{color:#666}img.thumb{max-height:14em;margin:.3em .3em 0 0}blockquote{white-space:pre-wrap;margin:.5em 0;padding:.5em;background:#f7f7f7}"
           "</style>")
 
 
 def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, *, title: str,
-                     csv_name: str) -> Path:
+                     csv_name: str, figures: dict[str, list[tuple[str, Figure]]] | None = None) -> Path:
+    """figures: per hand-in, (URL relative to the page, figure) of what the grader's run of its code drew;
+    each is shown with the hand-in's answer to the question its cell belongs to."""
+    figures = figures or {}
     body = [_STYLE, f"<h1>{_e(title)}</h1>",
             (f"<p>Enter points and comments in <code>{_e(csv_name)}</code>, then run "
              f"<code>grader manual import {_e(csv_name)}</code>. The hints are suggestions from the model "
@@ -42,7 +46,7 @@ def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, 
         + (f"<li><a href=\"#unassigned\">Text assigned to no question</a> ({len(loose)} hand-ins)</li>"
            if loose else "") + "</ul>")
     for item in items:
-        body.extend(_section(item, by_item.get((item.question_id, item.check_id), [])))
+        body.extend(_section(item, by_item.get((item.question_id, item.check_id), []), figures))
     if loose:
         body.extend(_unassigned_section(loose))
     text = page(title, "\n".join(body), assets=link_page_assets(path))
@@ -52,7 +56,7 @@ def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, 
     return path
 
 
-def _section(item: ManualItem, rows: list[TutorRow]) -> list[str]:
+def _section(item: ManualItem, rows: list[TutorRow], figures: dict[str, list[tuple[str, Figure]]]) -> list[str]:
     parts = [(f"<h2 id=\"{_anchor(item)}\" class=\"math\">{_e(item.question_id)} {_e(item.title)}: {_e(item.check_id)} "
               f"({item.max_points:g} points)</h2>")]
     if item.description:
@@ -85,7 +89,7 @@ def _section(item: ManualItem, rows: list[TutorRow]) -> list[str]:
         end = index + 1
         while group and end < len(rows) and rows[end].similar_group == group:
             end += 1
-        parts.append(_answer_box(rows[index:end]))
+        parts.append(_answer_box(rows[index:end], figures))
         index = end
     return parts
 
@@ -104,7 +108,7 @@ def _unassigned_section(rows: list[TutorRow]) -> list[str]:
     return parts
 
 
-def _answer_box(rows: list[TutorRow]) -> str:
+def _answer_box(rows: list[TutorRow], figures: dict[str, list[tuple[str, Figure]]]) -> str:
     first = rows[0]
     flagged = any(row.answer.needs_human for row in rows)
     parts = [f"<div class=\"answer{' flagged' if flagged else ''}\">"]
@@ -119,12 +123,12 @@ def _answer_box(rows: list[TutorRow]) -> str:
         parts.append(f"<p class=\"hint\">Suggestion: {_e(first.hint.summary)}</p>")
     parts.append("<ul>")
     for row in rows:
-        parts.append(f"<li>{_member(row)}</li>")
+        parts.append(f"<li>{_member(row, figures.get(row.hand_in, []))}</li>")
     parts.append("</ul></div>")
     return "".join(parts)
 
 
-def _member(row: TutorRow) -> str:
+def _member(row: TutorRow, figures: list[tuple[str, Figure]]) -> str:
     answer = row.answer
     bits = [f"<strong>{_e(row.hand_in)}</strong>"]
     if row.students:
@@ -142,6 +146,11 @@ def _member(row: TutorRow) -> str:
         text += "<br>Margin notes:<blockquote>" + _e("\n---\n".join(answer.margin_notes)) + "</blockquote>"
     if row.automatic:
         text += f"<br><span class=\"muted\">Automatic checks: {_e(row.automatic)}</span>"
+    drawn = [(src, f) for src, f in figures if f.question == row.item.question_id]
+    if drawn:
+        text += "<br>Figures its code drew for this question when the grader ran it:<br>" + "".join(
+            f"<img class=\"figure thumb\" src=\"{_e(src)}\" alt=\"figure drawn by cell {_e(f.cell)} of "
+            f"{_e(row.hand_in)}\">" for src, f in drawn)
     current = row.current
     if current is not None:
         comment = f", “{_e(current[1])}”" if current[1] else ""

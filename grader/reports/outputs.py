@@ -21,6 +21,7 @@ from grader.reports.feedback import feedback_document
 from grader.reports.gradebook_csv import write_gradebook_csv
 from grader.reports.page_assets import link_page_assets
 from grader.reports.results_json import results_json
+from grader.reports.ran_notebook import read_figures
 from grader.reports.question_stats import mistake_rows, write_mistakes_csv
 from grader.reports.summary import write_summary
 from grader.rubric.load import LoadedRubric
@@ -49,7 +50,7 @@ def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, 
         folder.mkdir(parents=True, exist_ok=True)
         written.append(_write(folder / "results.json",
                               json.dumps(results_json(result, rubric, now=now), indent=2, ensure_ascii=False) + "\n"))
-        document = feedback_document(result, rubric, answers, now=now)
+        document = feedback_document(result, rubric, answers, now=now, figures=read_figures(folder))
         written.append(_write(folder / "feedback.md", to_markdown(document)))
         written.append(_write(folder / "feedback.html",
                               to_html(document, assets=link_page_assets(folder / "feedback.html", out))))

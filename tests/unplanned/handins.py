@@ -104,13 +104,17 @@ def magics(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def figure(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A plot drawn under 3c (the student's own check of their KL function), and one under 3g."""
-    index = notebook.cells.index(_cell(notebook, "code3c"))
+    """A plot drawn under 3d (samples of the student's reparameterize) with plt.show(), and one drawn and left
+    open in a cell under no question (before the first task)."""
+    index = notebook.cells.index(_cell(notebook, "code3d"))
     notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(
-        "import matplotlib.pyplot as plt\nimport numpy as np\n"
-        "shares = np.linspace(0.05, 0.95, 19)\n"
-        "plt.plot(shares, [kl_discrete(np.array([s, 1 - s]), np.array([0.5, 0.5])) for s in shares])\n"
-        "plt.title('KL(P || uniform)')\nplt.show()\nprint('plotted')"))
+        "import matplotlib.pyplot as plt\nimport numpy as np\nimport torch\n"
+        "z = reparameterize(torch.zeros(500), torch.zeros(500), torch.randn(500))\n"
+        "plt.hist(z.numpy(), bins=30)\nplt.title('samples of z')\nplt.show()\nprint('plotted', len(z))"))
+    early = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.figure()\nplt.plot([0, 1], [1, 0])")
+    notebook.cells.insert(notebook.cells.index(_cell(notebook, "q1a")), early)
+    # A stored output that the grader must not trust: a fake figure in the hand-in itself.
+    early.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgoAAAAstoredFAKE"})]
     return notebook
 
 

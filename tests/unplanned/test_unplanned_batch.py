@@ -211,3 +211,50 @@ def test_skipped_magics_and_shell_lines_are_listed_per_cell_in_the_feedback(unpl
     assert "!pip install pyro-ppl" in feedback and "%%bash" in feedback
     # The functions after the skipped lines were defined: the hand-in keeps its points.
     assert record.auto_points == result(unplanned_batch, stored, "bom").record.auto_points
+
+
+# --- item 9: figures of the grader's own run, and ran.ipynb --------------------------------------------------------
+
+
+def test_figures_are_captured_in_the_sandbox_and_recorded_per_question(unplanned_batch):
+    folder = unplanned_batch.folder("figure")
+    data = json.loads((folder / "figures.json").read_text(encoding="utf-8"))["figures"]
+    assert [(f["question"], f["file"].startswith("figures/cell-")) for f in data] == [(None, True), ("3d", True)]
+    for figure in data:
+        png = (folder / figure["file"]).read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) == figure["bytes"] and len(png) < 512_000
+    # The stored fake output was dropped: only what the grader's run drew is there.
+    assert b"storedFAKE" not in (folder / "ran.ipynb").read_bytes()
+
+
+def test_ran_ipynb_holds_the_grader_runs_outputs_and_is_valid(unplanned_batch):
+    import nbformat
+
+    for case in unplanned_batch.cases.values():
+        notebook = nbformat.read(str(unplanned_batch.out / case.folder / "ran.ipynb"), as_version=4)
+        nbformat.validate(notebook)
+        assert notebook.metadata["grader"]["outputs"].startswith("from the grader's own run")
+    ran = nbformat.read(str(unplanned_batch.folder("figure") / "ran.ipynb"), as_version=4)
+    outputs = [o for c in ran.cells if c.cell_type == "code" for o in c.outputs]
+    assert any(o.output_type == "stream" and "plotted 500" in o.text for o in outputs)
+    images = [o for o in outputs if o.output_type == "display_data"]
+    assert len(images) == 2 and all(o.data["image/png"].startswith("iVBORw0KGgo") for o in images)
+    errors = nbformat.read(str(unplanned_batch.folder("early_error") / "ran.ipynb"), as_version=4)
+    first_error = next(o for c in errors.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error")
+    assert first_error.ename == "NameError" and "helpers_from_last_week" in first_error.evalue
+    r_notebook = nbformat.read(str(unplanned_batch.folder("r_kernel") / "ran.ipynb"), as_version=4)
+    assert r_notebook.cells[0].source.startswith("**Not run by the grader.**") and "R kernel" in r_notebook.cells[0].source
+    assert not [o for c in r_notebook.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def test_figures_are_shown_beside_their_question_in_feedback_and_tutors_page(unplanned_batch):
+    feedback = (unplanned_batch.folder("figure") / "feedback.md").read_text(encoding="utf-8")
+    section_3d = feedback.split("## 3d", 1)[1].split("\n## ", 1)[0]
+    assert "![Figure drawn by cell" in section_3d and "(figures/cell-" in section_3d
+    assert "## Other figures your code drew" in feedback
+    html_page = (unplanned_batch.folder("figure") / "feedback.html").read_text(encoding="utf-8")
+    assert '<img class="figure" src="figures/cell-' in html_page
+    tutors = unplanned_batch.export.html_path.read_text(encoding="utf-8")
+    section = tutors.split('id="q-3d-', 1)[1].split("<h2", 1)[0]
+    folder = unplanned_batch.cases["figure"].folder
+    assert f'src="{folder}/figures/cell-' in section and "Figures its code drew for this question" in section
