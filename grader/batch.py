@@ -39,16 +39,16 @@ from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavaila
 from grader.gradebook import (FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, HandInTiming,
                               StudentRecord)
 from grader.grading import SubmissionGrade, execution_settings, grade_file, judge, plan_checks
+from grader.hand_in_paths import as_in_hand_in
 from grader.intake.deadline import (Deadline, LatePolicy, ManifestError, assess_lateness, read_manifest,
                                     submission_time)
 from grader.intake.extract import IntakeError, extract_submission
 from grader.intake.naming import Student, nfc, normalise_student_id, parse_submission_name
-from grader.hand_in_paths import as_in_hand_in
-from grader.reports.ran_notebook import RAN_NOTEBOOK, clear_run_files, write_run_files
-from grader.pdf_log import pypdf_warnings
 from grader.intake.team import TeamMember, TeamReading, compare_team, names_match, parse_team_blocks, read_team, same_id
+from grader.pdf_log import pypdf_warnings
 from grader.progress import BatchProgress
 from grader.reports.outputs import write_outputs
+from grader.reports.ran_notebook import RAN_NOTEBOOK, clear_run_files, write_run_files
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
 from grader.similarity.run import similarity_after_grading
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.hand_in_paths import as_in_hand_in
-from grader.intake.main_file import chosen_but_not_graded
 from grader.checks.plan import CheckPlan
 from grader.execution.sandbox import find_sandbox
 from grader.grading import SubmissionGrade, execution_settings, grade_file, plan_checks
+from grader.hand_in_paths import as_in_hand_in
 from grader.intake.extract import IntakeError, extract_submission
+from grader.intake.main_file import chosen_but_not_graded
 from grader.rubric.compiled import load_released
 from grader.rubric.load import RubricError, find_rubric, load_rubric
 from grader.rubric.models import ExecutionSpec, Question

@@ -31,9 +31,9 @@ import grader
 from grader.execution.limits import ResourceLimits
 from grader.execution.program import Program
 from grader.execution.sandbox import Sandbox, scrubbed_env
-from grader.textsafe import clean, printable
 from grader.execution.wire import FRAME_HEADER, MAX_FRAME_BYTES, WireError, parse_frame, read_exact, write_frame
 from grader.execution.worker import MAX_ELEMENTS, PROTOCOL_LOST, WORKER_FAILED
+from grader.textsafe import clean, printable
 
 GRACE_SECONDS = 3.0
 STDERR_LIMIT = 8000

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.manual.questions import ManualItem
-from grader.reports.ran_notebook import Figure
 from grader.reports.document import page
 from grader.reports.page_assets import link_page_assets
+from grader.reports.ran_notebook import Figure
 
 if TYPE_CHECKING:
     from grader.manual.export import TutorRow

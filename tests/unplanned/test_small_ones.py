@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import random
-import json
 import logging
 import zipfile
 from pathlib import Path
