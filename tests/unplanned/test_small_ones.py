@@ -15,12 +15,17 @@ import pytest
 
 from grader.batch import _declared_team
 from grader.hand_in_paths import as_in_hand_in
-from grader.selfcheck import run_self_check
+from grader.selfcheck import load_public_checks, run_self_check
 from tests.conftest import REPO
 from tests.prose._pdfmaker import markdown_to_pdf
 
 
-def test_grader_check_over_the_cap_says_not_graded_and_nothing_else(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def public_checks():
+    return load_public_checks("sheet02", course=REPO)
+
+
+def test_grader_check_over_the_cap_says_not_graded_and_nothing_else(tmp_path: Path, public_checks) -> None:
     book = nbformat.v4.new_notebook()
     noise = base64.b64encode(random.Random(19).randbytes(16 * 2**20)).decode()  # 21 MB that do not compress
     book.cells = [nbformat.v4.new_code_cell(f"blob = '{noise}'")]
@@ -29,11 +34,28 @@ def test_grader_check_over_the_cap_says_not_graded_and_nothing_else(tmp_path: Pa
         archive.writestr("sheet02.ipynb", nbformat.writes(book))
     hand_in = tmp_path / "Berg_2302001.zip"
     hand_in.write_bytes(buffer.getvalue())
-    outcome = run_self_check(hand_in, sheet="sheet02", course=REPO)
+    outcome = run_self_check(hand_in, sheet="sheet02", course=REPO, checks=public_checks)
     assert outcome.grade.error and "more than the 20 MB" in outcome.grade.error
     said = " ".join([outcome.grade.error, *outcome.notes])
     assert "was graded" not in said and "it was chosen for grading" in said
     assert "grader-check-" not in said and "/tmp" not in said
+
+
+def test_grader_check_lists_the_skipped_lines_per_cell(tmp_path: Path, public_checks) -> None:
+    from rich.console import Console
+
+    book = nbformat.v4.new_notebook()
+    book.cells = [nbformat.v4.new_code_cell("!pip install pyro-ppl\nimport numpy as np"),
+                  nbformat.v4.new_code_cell("%%bash\nls /data"),
+                  nbformat.v4.new_code_cell("bidirectional_online_feasible = False")]
+    nbformat.write(book, str(tmp_path / "sheet02.ipynb"))
+    outcome = run_self_check(tmp_path / "sheet02.ipynb", sheet="sheet02", course=REPO, checks=public_checks)
+    console = Console(width=200, record=True)
+    outcome.print(console)
+    said = console.export_text()
+    assert "note: cell 1: not run by the grader" in said and "`!pip install pyro-ppl`" in said
+    assert "note: cell 2: not run by the grader" in said and "%%bash (the whole cell, 2 lines)" in said
+    assert "/tmp" not in said
 
 
 def broken_pdf(path: Path) -> Path:
