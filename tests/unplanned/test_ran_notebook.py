@@ -70,3 +70,23 @@ def test_a_script_becomes_a_notebook_and_a_hand_in_not_run_says_why(tmp_path):
     write_run_files(tmp_path / "other", None, None, [], why_not_run="no notebook in the hand-in")
     ran = nbformat.read(str(tmp_path / "other" / "ran.ipynb"), as_version=4)
     assert ran.cells[0].source == "**Not run by the grader.** no notebook in the hand-in"
+
+
+def test_the_runner_keeps_only_checked_pngs_within_the_caps():
+    import base64
+
+    from grader.execution.runner import MAX_FIGURE_BYTES, MAX_FIGURES, checked_figures
+
+    run = report({})
+    png = base64.b64encode(PNG).decode()
+    sent = [png, base64.b64encode(b"GIF89a" + b"\x00" * 10).decode(), "not base64 !!",
+            base64.b64encode(PNG + b"\x00" * MAX_FIGURE_BYTES).decode(), 12345, png, png, png, png]
+    kept = checked_figures(sent, 2, run, "7")
+    assert kept == [PNG] * 4  # four a cell; the GIF, the broken text, the oversized one and the number left out
+    # 2 the worker left out, 4 not PNGs within the size, 1 over four a cell
+    assert run.problems == ["cell 7: 7 figure(s) left out (more than 4 per cell or 16 per hand-in, over 512 kB, "
+                            "or not a PNG)"]
+    for _ in range(10):
+        checked_figures([png] * 4, 0, run, "8")
+    assert run.figures_kept == MAX_FIGURES
+    assert checked_figures("everything", None, report({}), "9") == []
