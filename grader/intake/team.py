@@ -126,7 +126,8 @@ def read_team(path: Path) -> TeamReading:
         return parse_team_blocks(_notebook_cells(path, raw))
     if suffix == ".py":
         return parse_team_blocks([_code_text(raw[:_MAX_CODE_CHARS])])
-    return parse_team_blocks([raw[:_MAX_TEXT_CHARS]])
+    # A file named for the team ("team.txt", "Gruppe.md") says by its name that it lists the team.
+    return parse_team_blocks([raw[:_MAX_TEXT_CHARS]], team_file=bool(_TEAM_WORD_RE.fullmatch(path.stem)))
 
 
 def parse_team_text(text: str) -> list[TeamMember]:
@@ -134,15 +135,15 @@ def parse_team_text(text: str) -> list[TeamMember]:
     return parse_team_blocks([text]).members
 
 
-def parse_team_blocks(texts: Sequence[str]) -> TeamReading:
+def parse_team_blocks(texts: Sequence[str], *, team_file: bool = False) -> TeamReading:
     """The team from pieces of text (notebook cells, a file), each cut further at headings into blocks.
 
     Only blocks that say they list the team are read; a block with a team word but no members (a "## Team"
-    heading alone in its cell) lets the next block be read too.
+    heading alone in its cell) lets the next block be read too, and so does a file named for the team (team_file).
     """
     records: list[TeamMember] = []
     budget = _MAX_TEXT_CHARS
-    team_word_before = False
+    team_word_before = team_file
     for text in texts:
         text = text[:max(0, budget)]
         budget -= len(text)

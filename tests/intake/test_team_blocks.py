@@ -84,3 +84,11 @@ def test_a_name_with_an_email_only_is_a_member_and_the_code_cells_team_is_found(
     book.cells = [nbformat.v4.new_code_cell("# Team\n# Lena Strüber <lena.strueber@uni.example>\nimport numpy")]
     nbformat.write(book, str(tmp_path / "nb.ipynb"))
     assert read_team_info(tmp_path / "nb.ipynb") == [TeamMember("Lena Strüber", None, "lena.strueber@uni.example")]
+
+
+def test_a_file_named_for_the_team_says_so_by_its_name(tmp_path):
+    line = "Lena Strüber, 7012345, lena.strueber@uni.example\n"
+    (tmp_path / "team.txt").write_text(line, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text(line, encoding="utf-8")
+    assert read_team_info(tmp_path / "team.txt") == [LENA]
+    assert read_team_info(tmp_path / "notes.txt") == []
