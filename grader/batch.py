@@ -366,7 +366,7 @@ def grade_hand_in(path: Path, digest: str, context: _Context) -> GradingRecord:
     try:
         record = _grade_hand_in(path, digest, context, started)
         if not (context.out / record.folder / RAN_NOTEBOOK).is_file():  # not run: ran.ipynb says why
-            write_run_files(context.out / record.folder, None, None, [], why_not_run=record.error)
+            _write_run_files(record, context.out / record.folder, None, None, [], why_not_run=record.error)
         return _paths_inside_hand_in(record, [context.out / record.folder / "files", context.out])
     except Exception as exc:  # a grader bug for this hand-in must not stop the batch
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -376,6 +376,14 @@ def grade_hand_in(path: Path, digest: str, context: _Context) -> GradingRecord:
         record.flags.append(FlagRecord("grading_error", error))
         record.notes.append(traceback.format_exc()[-4000:])
         return record
+
+
+def _write_run_files(record: GradingRecord, folder: Path, *args, **kwargs) -> None:
+    """ran.ipynb and the figures (grader.reports.ran_notebook); a failure there is a note, never the grading's."""
+    try:
+        write_run_files(folder, *args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - a report file must not cost the hand-in its grading
+        record.notes.append(f"ran.ipynb could not be written: {type(exc).__name__}: {str(exc)[:300]}")
 
 
 def _paths_inside_hand_in(record: GradingRecord, roots: list[Path]) -> GradingRecord:
@@ -448,8 +456,8 @@ def _grade_hand_in(path: Path, digest: str, context: _Context, started: datetime
         return _finish(record, _not_graded(context, path, extracted.main_file_reason))
     grade = grade_file(files_dir / extracted.main_file, rubric.questions, context.plans, sheet=rubric.sheet,
                        sandbox=context.sandbox, settings=context.settings, files_dir=files_dir)
-    write_run_files(files_dir.parent, files_dir / extracted.main_file, grade.run, [q.id for q in rubric.questions],
-                    why_not_run=grade.error)
+    _write_run_files(record, files_dir.parent, files_dir / extracted.main_file, grade.run,
+                     [q.id for q in rubric.questions], why_not_run=grade.error)
     if grade.error and grade.run is None and grade.other_language:
         flags.append(FlagRecord("other_kernel", grade.error))
     elif grade.error and grade.run is None:

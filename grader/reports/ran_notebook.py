@@ -72,7 +72,7 @@ def write_run_files(folder: Path, main_file: Path | None, run: RunReport | None,
         figures = _fill_outputs(notebook, run, questions, folder)
     notebook.metadata["grader"] = {"outputs": "from the grader's own run; stored outputs were dropped",
                                    "sandbox": sandbox or (run.sandbox if run is not None else "")}
-    nbformat.validate(notebook)
+    notebook = _valid(notebook)
     _write(folder / RAN_NOTEBOOK, nbformat.writes(notebook))
     _write(folder / FIGURES_JSON, json.dumps({"figures": [asdict(f) for f in figures]}, indent=1) + "\n")
     return figures
@@ -190,6 +190,43 @@ def _outputs(outcome: CellOutcome) -> list:
         text = f"[grader] this cell {_STATUS_TEXT[outcome.status]}" + (f": {outcome.error}" if outcome.error else "")
         outputs.append(nbformat.v4.new_output("stream", name="stderr", text=text + "\n"))
     return outputs
+
+
+_CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _valid(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook made valid nbformat 4.5: hand-ins carry cell ids nbformat refuses ("q11.1.1", duplicates) and
+    metadata of any shape; ids are repaired, and if it is still invalid, the cells are rebuilt from their sources
+    and our outputs alone. Raises nothing for a hand-in's oddities."""
+    seen: set[str] = set()
+    for number, cell in enumerate(notebook.cells):
+        cell_id = str(cell.get("id") or "")
+        if not _CELL_ID.match(cell_id) or cell_id in seen:
+            base = re.sub(r"[^a-zA-Z0-9_-]+", "-", cell_id).strip("-")[:50] or "cell"
+            cell_id = f"{base}-{number + 1}"
+        cell["id"] = cell_id
+        seen.add(cell_id)
+    notebook.nbformat, notebook.nbformat_minor = 4, max(5, int(notebook.get("nbformat_minor") or 0))
+    try:
+        nbformat.validate(notebook)
+        return notebook
+    except nbformat.ValidationError:
+        rebuilt = nbformat.v4.new_notebook(metadata={"grader": notebook.metadata.get("grader", {})})
+        for cell in notebook.cells:
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            if cell.get("cell_type") == "code":
+                fresh = nbformat.v4.new_code_cell(source, outputs=cell.get("outputs", []),
+                                                  execution_count=cell.get("execution_count"))
+            elif cell.get("cell_type") == "raw":
+                fresh = nbformat.v4.new_raw_cell(source)
+            else:
+                fresh = nbformat.v4.new_markdown_cell(source)
+            fresh["id"] = cell["id"]
+            rebuilt.cells.append(fresh)
+        nbformat.validate(rebuilt)
+        return rebuilt
 
 
 def _safe(label: str) -> str:

@@ -90,3 +90,20 @@ def test_the_runner_keeps_only_checked_pngs_within_the_caps():
         checked_figures([png] * 4, 0, run, "8")
     assert run.figures_kept == MAX_FIGURES
     assert checked_figures("everything", None, report({}), "9") == []
+
+
+def test_cell_ids_nbformat_refuses_are_repaired_and_the_question_still_found(tmp_path):
+    """Sheet 11's own notebooks have cell ids like 'q11.1.1' (dots): ran.ipynb must still be valid."""
+    raw = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "id": "q11.3c", "metadata": {}, "source": "### 11.3 c) Plot the gradient norms."},
+        {"cell_type": "code", "id": "code 11.3c", "metadata": {}, "source": "plot()", "outputs": [],
+         "execution_count": None},
+        {"cell_type": "code", "id": "code 11.3c", "metadata": {}, "source": "again()", "outputs": [],
+         "execution_count": None}]}
+    path = tmp_path / "files" / "sheet11.ipynb"
+    path.parent.mkdir()
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    figures = write_run_files(tmp_path, path, report({1: CellOutcome(1, "2", "ok", figures=[PNG])}), ["11.3c"])
+    ran = nbformat.read(str(tmp_path / "ran.ipynb"), as_version=4)
+    nbformat.validate(ran)
+    assert len({c.id for c in ran.cells}) == 3 and [f.question for f in figures] == ["11.3c"]
