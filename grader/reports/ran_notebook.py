@@ -20,6 +20,7 @@ import base64
 import json
 import re
 import shutil
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -96,7 +97,9 @@ def _base_notebook(main_file: Path) -> nbformat.NotebookNode | None:
         return None
     if main_file.suffix.lower() == ".ipynb":
         try:
-            notebook = nbformat.reads(text, as_version=4)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # duplicate or missing cell ids: repaired in _valid
+                notebook = nbformat.reads(text, as_version=4)
         except Exception:  # noqa: BLE001 - nbformat raises many kinds for broken files; such a hand-in did not run
             return None
         for cell in notebook.cells:
@@ -133,21 +136,24 @@ def cell_questions(path: Path, notebook: nbformat.NotebookNode, question_ids: li
     questions = [ProseQuestion(id=qid, task=task or qid, part=part) for qid in question_ids
                  for task, part in [task_and_part(qid)]]
     try:
-        lines = read_document(path).lines
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbformat's notes on the hand-in's cell ids: not for the terminal
+            lines = read_document(path).lines
     except HandInReadError:
         return found
+    # Cells are matched by position: nbformat gives duplicate ids a random new one on every read.
+    position = {cell: k for k, cell in enumerate(line.cell for line in lines if line.cell_start)}
     # The owner in force at the end of each Markdown cell (the last segment holding its lines) ...
-    last_owner: dict[str, str | None] = {}
+    last_owner: dict[int, str | None] = {}
     for segment in segment_lines(lines, questions):
         for line in segment.lines:
-            if line.cell is not None and line.cell_type == "markdown":
-                last_owner[line.cell] = segment.owner
+            if line.cell is not None and line.cell_type == "markdown" and line.cell in position:
+                last_owner[position[line.cell]] = segment.owner
     # ... passes on to the code cells after it.
     owner: str | None = None
     for index, cell in enumerate(notebook.cells):
-        key = str(cell.get("id") or f"#{index + 1}")
-        if cell.cell_type == "markdown" and key in last_owner:
-            owner = last_owner[key]
+        if cell.cell_type == "markdown" and index in last_owner:
+            owner = last_owner[index]
         elif cell.cell_type == "code" and owner is not None:
             found.setdefault(index, owner)
     return found
