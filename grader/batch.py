@@ -48,7 +48,7 @@ from grader.intake.team import TeamMember, TeamReading, compare_team, names_matc
 from grader.pdf_log import pypdf_warnings
 from grader.progress import BatchProgress
 from grader.reports.outputs import write_outputs
-from grader.reports.ran_notebook import RAN_NOTEBOOK, clear_run_files, write_run_files
+from grader.execution.ran_notebook import RAN_NOTEBOOK, clear_run_files, write_run_files
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
 from grader.similarity.run import similarity_after_grading
 
@@ -379,7 +379,7 @@ def grade_hand_in(path: Path, digest: str, context: _Context) -> GradingRecord:
 
 
 def _write_run_files(record: GradingRecord, folder: Path, *args, **kwargs) -> None:
-    """ran.ipynb and the figures (grader.reports.ran_notebook); a failure there is a note, never the grading's."""
+    """ran.ipynb and the figures (grader.execution.ran_notebook); a failure there is a note, never the grading's."""
     try:
         write_run_files(folder, *args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - a report file must not cost the hand-in its grading

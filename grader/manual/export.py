@@ -27,7 +27,7 @@ from grader.manual.reading import DEFAULT_LIMITS, ReadLimits, answer_files, many
 from grader.prose.extract import UNASSIGNED, AnswerText
 from grader.prose.hints import ProseHint, hint_for_answer
 from grader.prose.similarity import group_similar_answers
-from grader.reports.ran_notebook import Figure, read_figures
+from grader.execution.ran_notebook import Figure, read_figures
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
 from grader.textsafe import spreadsheet_inert
 

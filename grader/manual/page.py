@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from grader.manual.questions import ManualItem
 from grader.reports.document import page
 from grader.reports.page_assets import link_page_assets
-from grader.reports.ran_notebook import Figure
+from grader.execution.ran_notebook import Figure
 
 if TYPE_CHECKING:
     from grader.manual.export import TutorRow

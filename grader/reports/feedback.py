@@ -17,13 +17,13 @@ from grader.intake.main_file import chosen_but_not_graded
 from grader.model_answers import SheetAnswers
 from grader.reports.check_text import hidden_lines, public_lines, question_points_text, tutor_line
 from grader.reports.document import Document
-from grader.reports.ran_notebook import Figure
+from grader.execution.ran_notebook import Figure
 from grader.rubric.models import ManualCheck, Rubric
 
 
 def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswers | None, *,
                       now: datetime, figures: list[Figure] | None = None) -> Document:
-    """figures: what the grader's run drew (grader.reports.ran_notebook), shown under the question their cell
+    """figures: what the grader's run drew (grader.execution.ran_notebook), shown under the question their cell
     belongs to; those of no question at the end."""
     record = result.record
     figures = figures or []

@@ -21,7 +21,7 @@ from grader.reports.feedback import feedback_document
 from grader.reports.gradebook_csv import write_gradebook_csv
 from grader.reports.page_assets import link_page_assets
 from grader.reports.question_stats import mistake_rows, write_mistakes_csv
-from grader.reports.ran_notebook import read_figures
+from grader.execution.ran_notebook import read_figures
 from grader.reports.results_json import results_json
 from grader.reports.summary import write_summary
 from grader.rubric.load import LoadedRubric

@@ -8,7 +8,7 @@ import json
 import nbformat
 
 from grader.execution.runner import CellOutcome, RunReport
-from grader.reports.ran_notebook import cell_questions, read_figures, write_run_files
+from grader.execution.ran_notebook import cell_questions, read_figures, write_run_files
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 

@@ -27,8 +27,7 @@ from pathlib import Path
 import nbformat
 
 from grader.execution.runner import CellOutcome, RunReport
-from grader.manual.questions import task_and_part
-from grader.prose.questions import ProseQuestion
+from grader.prose.questions import ProseQuestion, task_and_part
 from grader.prose.segment import segment_lines
 from grader.prose.sources import HandInReadError, read_document
 from grader.textfile import TextEncodingError, read_hand_in_text
