@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.execution.runner import CellOutcome, RunReport
+from grader.execution.protocol import CellOutcome, RunReport
 from grader.prose.questions import ProseQuestion, task_and_part
 from grader.prose.segment import segment_lines
 from grader.prose.sources import HandInReadError, read_document

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from grader.checks.plan import CheckResult
-from grader.gradebook import StoredResult
+from grader.store.gradebook import StoredResult
 from grader.intake.deadline import Deadline
 from grader.intake.main_file import chosen_but_not_graded
-from grader.model_answers import SheetAnswers
+from grader.rubric.model_answers import SheetAnswers
 from grader.reports.check_text import hidden_lines, public_lines, question_points_text, tutor_line
 from grader.reports.document import Document
 from grader.execution.ran_notebook import Figure

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.gradebook import StoredResult
+from grader.store.gradebook import StoredResult
 from grader.rubric.models import Rubric
 from grader.textsafe import spreadsheet_inert
 

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from grader import DISTRIBUTION, __version__
 from grader.checks.plan import CheckResult
-from grader.cli import app
-from grader.grading import QuestionScore, SubmissionGrade
-from grader.junit import write_junit
-from grader.selfcheck import SelfCheckOutcome
+from grader.commands.cli import app
+from grader.scoring.sheet import QuestionScore, SubmissionGrade
+from grader.reports.junit import write_junit
+from grader.commands.selfcheck import SelfCheckOutcome
 
 
 def test_version_names_the_command_and_the_installed_package() -> None:

@@ -8,11 +8,12 @@ import nbformat
 import pytest
 import yaml
 
-from grader.grading import execution_settings, grade_file, plan_checks
-from grader.mutants import MutantSet, load_mutants
-from grader.notebooks import cell_meta, make_template
+from grader.scoring.sheet import execution_settings, grade_file
+from grader.checks.kinds import plan_checks
+from grader.commands.mutants import MutantSet, load_mutants
+from grader.rubric.notebooks import cell_meta, make_template
 from grader.rubric.load import LoadedRubric, load_rubric
-from grader.selftest import (functions_without_stubs, mutants_path, run_selftest, tutor_parts_without_answers,
+from grader.commands.selftest import (functions_without_stubs, mutants_path, run_selftest, tutor_parts_without_answers,
                              undefined_in_template)
 from tests.conftest import REPO
 

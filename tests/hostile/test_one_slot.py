@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchOptions, run_batch
-from grader.gradebook import Gradebook
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.gradebook import Gradebook
 from submissions.make_examples import Member, make_zip, notebook_bytes, zip_name
 from tests.hostile.corpus import FULL, HANDED_IN, MAIN_FILE, master_notebook, without, write_course
 from tests.hostile.test_hostile_corpus import peak_memory_bytes, require_protections

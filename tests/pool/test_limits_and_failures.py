@@ -171,4 +171,4 @@ def test_a_hand_in_the_pool_runs_cold_says_so(bwrap):
     assert values(report) == {"x": 1}
     assert report.sandbox == "bubblewrap" and broken.stats.cold_launches == 1
     assert any("ran in a cold bubblewrap sandbox instead of the bubblewrap-pool: zygotes cannot start here"
-               in problem for problem in report.problems)
+               in str(problem) for problem in report.problems)

@@ -11,10 +11,10 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from grader.cli import app
-from grader.gradebook import Gradebook
-from grader.similarity.command import SimilarityCommandError, similarity_command
-from grader.similarity.page import pair_anchor
+from grader.commands.cli import app
+from grader.store.gradebook import Gradebook
+from grader.commands.similarity.command import SimilarityCommandError, similarity_command
+from grader.reports.similarity_section import pair_anchor
 from submissions.make_examples import Member, as_hand_in, make_zip, notebook_bytes, zip_name
 from tests.conftest import REPO
 from tests.similarity.conftest import graded_record, unpack_as_graded

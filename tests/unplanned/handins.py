@@ -17,9 +17,10 @@ from pathlib import Path
 
 import nbformat
 
-from grader.batch import BatchOptions, folder_name, run_batch
-from grader.manual.export import ExportSummary, export_manual
-from grader.notebooks import make_template
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
+from grader.commands.manual.export import ExportSummary, export_manual
+from grader.rubric.notebooks import make_template
 from submissions.make_examples import Member, as_hand_in, make_zip, notebook_bytes, zip_name
 from tests.batch.conftest import append_manifest, master02
 from tests.conftest import REPO

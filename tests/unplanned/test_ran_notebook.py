@@ -7,7 +7,7 @@ import json
 
 import nbformat
 
-from grader.execution.runner import CellOutcome, RunReport
+from grader.execution.protocol import CellOutcome, RunReport
 from grader.execution.ran_notebook import cell_questions, read_figures, write_run_files
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
@@ -84,8 +84,8 @@ def test_the_runner_keeps_only_checked_pngs_within_the_caps():
     kept = checked_figures(sent, 2, run, "7")
     assert kept == [PNG] * 4  # four a cell; the GIF, the broken text, the oversized one and the number left out
     # 2 the worker left out, 4 not PNGs within the size, 1 over four a cell
-    assert run.problems == ["cell 7: 7 figure(s) left out (more than 4 per cell or 16 per hand-in, over 512 kB, "
-                            "or not a PNG)"]
+    assert [(p.code.value, p.message) for p in run.problems] == [("figures_left_out", "cell 7: 7 figure(s) left out (more than 4 per cell or 16 per hand-in, over 512 kB, "
+                            "or not a PNG)")]
     for _ in range(10):
         checked_figures([png] * 4, 0, run, "8")
     assert run.figures_kept == MAX_FIGURES

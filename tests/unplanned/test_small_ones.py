@@ -13,9 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.batch import _declared_team
+from grader.commands.manual.reading import pdf_text
+from grader.intake.team import declared_team
 from grader.hand_in_paths import as_in_hand_in
-from grader.selfcheck import load_public_checks, run_self_check
+from grader.commands.selfcheck import load_public_checks, run_self_check
 from tests.conftest import REPO
 from tests.prose._pdfmaker import markdown_to_pdf
 
@@ -65,19 +66,19 @@ def broken_pdf(path: Path) -> Path:
     return path
 
 
-def test_pypdf_warnings_are_kept_with_the_file_not_printed_bare(tmp_path: Path, capfd, caplog) -> None:
+def test_pypdf_warnings_are_logged_with_the_hand_in_and_file_not_printed_bare(tmp_path: Path, capfd, caplog) -> None:
     files = tmp_path / "out" / "Team" / "files"
     files.mkdir(parents=True)
     broken_pdf(files / "answers.pdf")
     notes: list[str] = []
-    flags: list = []
     with caplog.at_level(logging.WARNING):
-        members, source = _declared_team(files, None, ["answers.pdf"], notes, flags)
+        members, source = declared_team(files, None, ["answers.pdf"], notes, pdf_text)
     assert [m.student_id for m in members] == ["7012345"] and source == "'answers.pdf'"
-    assert any(note.startswith("'answers.pdf': the PDF reader warned: ") and "startxref" in note for note in notes)
-    captured = capfd.readouterr()
-    assert "startxref" not in captured.err and "startxref" not in captured.out
+    said = [r.getMessage() for r in caplog.records if r.name == "grader.pdf"]
+    assert any(m.startswith("Team: answers.pdf: the PDF reader warned: ") and "startxref" in m for m in said), said
     assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+    captured = capfd.readouterr()
+    assert not [line for line in (captured.err + captured.out).splitlines() if line.startswith("incorrect startxref")]
 
 
 @pytest.mark.parametrize("text, expected", [

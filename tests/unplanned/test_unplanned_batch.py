@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from grader.gradebook import Gradebook
+from grader.store.gradebook import Gradebook
 from grader.textfile import SAVE_AS_UTF8
 from tests.unplanned.handins import BELOW_CODE, LOOSE_3B, STRAY
 
@@ -90,7 +90,7 @@ def test_a_loose_label_is_found_a_run_on_answer_needs_a_human_and_no_text_is_los
 
 
 def test_points_on_an_unassigned_row_are_refused_and_the_rest_imports(unplanned_batch, tmp_path):
-    from grader.manual.importing import ManualImportError, read_score_lines
+    from grader.commands.manual.importing import ManualImportError, read_score_lines
 
     source = unplanned_batch.export.csv_path
     with source.open(encoding="utf-8-sig", newline="") as handle:
