@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.cluster.parcels import HandInParcel
+from grader.execution.ran_notebook import FIGURES_FOLDER, FIGURES_JSON, RAN_NOTEBOOK, clear_run_files
 from grader.execution.runner import ExecutionSettings
 from grader.execution.sandbox import Sandbox
 from grader.intake.extract import IntakeError, extract_submission
@@ -49,7 +50,7 @@ class _KnownTiming:
         return self._timing
 
 
-def grade_parcel(parcel: HandInParcel, planned: PlannedSheet, rules: IntakeRules, sandbox: Sandbox) -> GradingRecord:
+def grade_parcel(parcel: HandInParcel, planned: PlannedSheet, rules: IntakeRules, sandbox: Sandbox) -> GradedParcel:
     """Check the hand-in's hash, write it to a scratch folder of this worker, take it in and grade it there, then
     remove the folder."""
     parcel.verify()
@@ -62,11 +63,43 @@ def grade_parcel(parcel: HandInParcel, planned: PlannedSheet, rules: IntakeRules
         known = dataclasses.replace(rules, timing=_KnownTiming(parcel.timing))
         hand_in = take_in(path, known, scratch / "out" / folder, folder_note=note)  # type: ignore[arg-type]
         record = grade_hand_in(hand_in, planned, sandbox)
+        run_files = _run_files(scratch / "out" / folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if parcel.out:
         _name_folder_as(record, str(scratch / "out"), parcel.out)
-    return record
+    return GradedParcel(record, run_files)
+
+
+@dataclass(frozen=True)
+class GradedParcel:
+    """What a worker sends back: the record, and the files the grading wrote beside it for people to read
+    (ran.ipynb, figures/, figures.json: made by the grader from the run's capped outputs, plain bytes)."""
+
+    record: GradingRecord
+    run_files: dict[str, bytes]
+
+
+def _run_files(folder: Path) -> dict[str, bytes]:
+    files = {}
+    for path in [folder / RAN_NOTEBOOK, folder / FIGURES_JSON, *sorted((folder / FIGURES_FOLDER).glob("*"))]:
+        if path.is_file() and not path.is_symlink():
+            files[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return files
+
+
+def place_run_files(out: Path, record: GradingRecord, files: dict[str, bytes]) -> None:
+    """The worker's ran.ipynb and figures in OUT/<folder>/, where a local run leaves them."""
+    folder = Path(out) / record.folder
+    clear_run_files(folder)
+    for relative, data in files.items():
+        parts = Path(relative).parts
+        if Path(relative).is_absolute() or ".." in parts \
+                or parts[0] not in (RAN_NOTEBOOK, FIGURES_JSON, FIGURES_FOLDER):
+            continue  # only the run's own files, inside the hand-in's folder
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 def _name_folder_as(record: GradingRecord, here: str, there: str) -> None:

@@ -23,14 +23,13 @@ from pathlib import Path
 
 from distributed import WorkerPlugin, get_worker
 
-from grader.cluster.adapter import grade_parcel, plan_course, quick_settings
+from grader.cluster.adapter import GradedParcel, grade_parcel, plan_course, quick_settings
 from grader.cluster.devices import devices_for
 from grader.cluster.parcels import CourseBundle, HandInParcel
 from grader.execution.pool import WarmPool
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
 from grader.intake.hand_in import IntakeRules
 from grader.scoring.grade import PlannedSheet
-from grader.scoring.record import GradingRecord
 
 
 class WorkerNotReady(RuntimeError):
@@ -123,7 +122,7 @@ def plugin_name(bundle: CourseBundle) -> str:
     return f"grader-course-{bundle.sha256[:16]}"
 
 
-def grade_on_worker(parcel: HandInParcel, name: str) -> GradingRecord:
+def grade_on_worker(parcel: HandInParcel, name: str) -> GradedParcel:
     """The Dask task: grade one hand-in with this worker's course and warm pool."""
     plugin = get_worker().plugins.get(name)
     if not isinstance(plugin, GradingPlugin) or plugin.course is None or plugin.sandbox is None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from grader.cluster.adapter import failed_record, unpack_for_reports
+from grader.cluster.adapter import failed_record, place_run_files, unpack_for_reports
 from grader.cluster.errors import ClusterError, SchedulerLost
 from grader.cluster.address import ClusterAddressError, ClusterOptions, check_address, client_security
 from grader.cluster.parcels import CourseBundle, HandInParcel
@@ -209,7 +209,7 @@ class DaskScheduler:
         from distributed import KilledWorker
 
         try:
-            record = future.result()
+            graded = future.result()
         except KilledWorker as exc:
             times = f"{self.allowed_failures + 1} times" if self.allowed_failures is not None else "repeatedly"
             error = (f"the Dask workers grading this hand-in died {times} (last: {_first_line(exc)}); it was not "
@@ -227,7 +227,9 @@ class DaskScheduler:
             record.status = "error"  # a grader failure: the next run grades it again
             record.flags.append(FlagRecord("grading_error", error))
             return record
+        record = graded.record
         unpack_for_reports(path, record, context.out, context.rules.sheet_number)
+        place_run_files(context.out, record, graded.run_files)
         return record
 
     def _not_graded(self, path: Path, folder: tuple[str, str], context, error: str) -> GradingRecord:

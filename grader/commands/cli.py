@@ -346,9 +346,11 @@ def manual_export(
     except ManualError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    console.print(f"wrote {summary.csv_path} and {summary.html_path}: {len(summary.rows)} answers of "
+    answers = len(summary.rows) - summary.unassigned
+    loose = f", {summary.unassigned} with text assigned to no question" if summary.unassigned else ""
+    console.print(f"wrote {summary.csv_path} and {summary.html_path}: {answers} answers of "
                   f"{summary.hand_ins} hand-ins, {summary.needs_human} need a human, {summary.similar_groups} "
-                  "groups of alike answers", highlight=False)
+                  f"groups of alike answers{loose}", highlight=False)
 
 
 @manual_app.command("import")

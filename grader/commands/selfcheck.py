@@ -12,7 +12,9 @@ from rich.text import Text
 
 from grader.checks.released import PublicChecks, load_released, public_checks
 from grader.execution.sandbox import find_sandbox
+from grader.hand_in_paths import as_in_hand_in
 from grader.intake.extract import IntakeError, extract_submission
+from grader.intake.main_file import chosen_but_not_graded
 from grader.rubric.load import RubricError, find_rubric, load_rubric
 from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file
 
@@ -145,8 +147,26 @@ def run_self_check(path: Path, *, sheet: str, course: Path = Path("."), released
         main, files_dir = _prepare(path, Path(tmp), notes)
         grade = grade_file(main, questions, plans, sheet=sheet, sandbox=sandbox,
                            settings=execution_settings(execution), files_dir=files_dir)
+        _paths_inside_hand_in(grade, notes, files_dir)
+    if grade.error:  # the zip's main-file sentence says "was graded": not so
+        notes = [chosen_but_not_graded(note) for note in notes]
     notes.extend(grade.notes)  # e.g. stored outputs dropped
     return SelfCheckOutcome(grade=grade, protections_off=protections_off, not_run=not_run, notes=notes)
+
+
+def _paths_inside_hand_in(grade: SubmissionGrade, notes: list[str], files_dir: Path) -> None:
+    """Messages name the student's files as they are in their folder, not by the temporary copy's path."""
+    def local(text: str) -> str:
+        return as_in_hand_in(text, [files_dir])
+
+    notes[:] = [local(note) for note in notes]
+    grade.notes[:] = [local(note) for note in grade.notes]
+    if grade.error:
+        grade.error = local(grade.error)
+    for check in grade.checks:
+        check.message = local(check.message)
+    for cell in grade.failed_cells:
+        cell.error = local(cell.error) if cell.error else cell.error
 
 
 def load_public_checks(sheet: str, *, course: Path = Path("."), released: Path | None = None) -> PublicChecks:

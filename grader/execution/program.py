@@ -17,6 +17,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.execution.ipython_lines import skipped_lines, skipped_note
+from grader.execution.kernels import NotebookLanguage, notebook_language
+from grader.textfile import TextEncodingError, read_hand_in_text
+
 MAX_SOURCE_BYTES = 20 * 2**20  # what is run: code and text, without stored outputs
 MAX_READ_BYTES = 100 * 2**20  # bomb guard: a notebook file is not even read beyond this (the zip entry cap)
 # A percent-format cell marker (Jupytext): "# %%" or "#%%" at the start of a line, then the cell's title and
@@ -28,6 +32,15 @@ CELL_OPTIONS = re.compile(r"\s[\w-]+=(\[[^\]]*\]|\"[^\"]*\"|'[^']*'|\S+)")
 
 class ProgramError(ValueError):
     """The hand-in cannot be turned into runnable cells; the message names the file and the problem."""
+
+
+class OtherLanguageError(ProgramError):
+    """A notebook written for another kernel (R, Julia, ...): not run; the message names the kernel."""
+
+    def __init__(self, name: str, language: NotebookLanguage) -> None:
+        super().__init__(f"{name} was written for {language.describe()}, not Python: the grader runs Python "
+                         "notebooks only, so its code was not run (its written answers are still read)")
+        self.language = language
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,9 @@ def _load_notebook(path: Path) -> Program:
     import nbformat
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProgramError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        text = read_hand_in_text(path)
+    except TextEncodingError as exc:
+        raise ProgramError(str(exc)) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -103,6 +116,9 @@ def _load_notebook(path: Path) -> Program:
         raise ProgramError(f"{path.name}: not a notebook, the JSON is nested too deeply to read") from None
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise ProgramError(f"{path.name}: JSON but not a notebook (no 'nbformat' field)")
+    language = notebook_language(raw)
+    if not language.is_python:
+        raise OtherLanguageError(path.name, language)
     notes = []
     file_bytes = len(text.encode("utf-8", "surrogatepass"))
     dropped = _drop_outputs(raw)
@@ -132,6 +148,9 @@ def _load_notebook(path: Path) -> Program:
         if cell.get("cell_type") == "code":
             if source.strip():
                 cells.append(Cell(index=number, label=str(number + 1), source=to_python(source)))
+                skipped = skipped_lines(source, cells[-1].source)
+                if skipped:
+                    notes.append(skipped_note(cells[-1].label, skipped))
         elif cell.get("cell_type") == "markdown":
             markdown.append(source)
     return Program(path=path, kind="notebook", cells=cells, markdown=markdown, notes=notes)
@@ -139,18 +158,19 @@ def _load_notebook(path: Path) -> Program:
 
 def _load_script(path: Path) -> Program:
     try:
-        source = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProgramError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        source = read_hand_in_text(path)
+    except TextEncodingError as exc:
+        raise ProgramError(str(exc)) from None
     lines = source.splitlines(keepends=True)
     if any(CELL_MARKER.match(line.rstrip("\r\n")) for line in lines):
-        cells, markdown = _percent_cells(lines)
-        return Program(path=path, kind="script", cells=cells, markdown=markdown)
+        cells, markdown, notes = _percent_cells(lines)
+        return Program(path=path, kind="script", cells=cells, markdown=markdown, notes=notes)
     return Program(path=path, kind="script", cells=_split_statements(source, path))
 
 
-def _percent_cells(lines: list[str]) -> tuple[list[Cell], list[str]]:
-    """Cells of a percent-format script: code cells to run (line numbers kept), markdown cells' text."""
+def _percent_cells(lines: list[str]) -> tuple[list[Cell], list[str], list[str]]:
+    """Cells of a percent-format script: code cells to run (line numbers kept), markdown cells' text, and notes
+    on lines that do not run (magics, shell commands)."""
     blocks: list[tuple[int, str, str, list[str]]] = []  # (first body line, title, type, body lines)
     start, title, kind, body = 0, "", "code", []
     for number, line in enumerate(lines):
@@ -162,7 +182,7 @@ def _percent_cells(lines: list[str]) -> tuple[list[Cell], list[str]]:
         title, kind = _cell_header(marker.group("rest"))
         start, body = number + 1, []
     blocks.append((start, title, kind, body))
-    cells, markdown = [], []
+    cells, markdown, notes = [], [], []
     for first_line, title, kind, body in blocks:
         text = "".join(body)
         if not text.strip():
@@ -172,8 +192,12 @@ def _percent_cells(lines: list[str]) -> tuple[list[Cell], list[str]]:
         elif kind == "code":
             label = f"{title} (line {first_line + 1})" if title else f"line {first_line + 1}"
             # Blank lines in front keep line numbers in tracebacks true to the student's file.
-            cells.append(Cell(index=len(cells), label=label, source="\n" * first_line + to_python(text)))
-    return cells, markdown
+            translated = to_python(text)
+            cells.append(Cell(index=len(cells), label=label, source="\n" * first_line + translated))
+            skipped = skipped_lines(text, translated)
+            if skipped:
+                notes.append(skipped_note(label, skipped))
+    return cells, markdown, notes
 
 
 def _cell_header(rest: str) -> tuple[str, str]:

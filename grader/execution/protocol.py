@@ -57,6 +57,7 @@ class ProblemCode(str, Enum):
     WENT_SILENT = "went_silent"  # a worker stopped answering between cells
     ENDED_BEFORE_ANSWERING = "ended_before_answering"  # a worker died between the cells and the requests
     COLD_SANDBOX = "cold_sandbox"  # the hand-in ran in a cold sandbox instead of the warm pool
+    FIGURES_LEFT_OUT = "figures_left_out"  # figures a cell drew that were not kept (too many, too big, not PNG)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class CellOutcome:
     error: str | None = None
     output: str = ""
     seconds: float = 0.0
+    figures: list[bytes] = field(default_factory=list)  # PNGs the cell drew, checked (runner.checked_figures)
 
 
 @dataclass
@@ -147,6 +149,7 @@ class RunReport:
     ignored_magics: list[str] = field(default_factory=list)
     reply_elements: int = 0  # what the large replies kept so far hold, counted as in element_count
     text_kept: int = 0  # characters of cell output and errors kept so far (MAX_HAND_IN_TEXT at most)
+    figures_kept: int = 0  # PNG figures kept so far (runner.MAX_FIGURES at most)
 
     @property
     def failed_cells(self) -> list[CellOutcome]:

@@ -12,6 +12,8 @@ channel, and the deadlines do not move however much the worker sends.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import queue
 import shutil
 import subprocess
@@ -31,8 +33,8 @@ from grader.execution.program import Program
 from grader.execution.protocol import (CELL_STATUSES, MAX_ELEMENTS, WORKER_ARGS, CellOutcome, ProblemCode, Reply,
                                        Request, RunProblem, RunReport, WorkerExit)
 from grader.execution.sandbox import Sandbox, scrubbed_env
-from grader.textsafe import clean, printable
 from grader.execution.wire import FRAME_HEADER, MAX_FRAME_BYTES, WireError, parse_frame, read_exact, write_frame
+from grader.textsafe import clean, printable
 
 GRACE_SECONDS = 3.0
 STDERR_LIMIT = 8000
@@ -43,6 +45,11 @@ QUEUED_FRAMES = 2
 # The largest frame an honest worker sends is a reply of MAX_ELEMENTS numbers (about 100 MB as a JSON list,
 # 85 MB as a complex128 array); the wire's own cap is twice that.
 MAX_REPLY_BYTES = 128 * 2**20
+# Figures drawn by the grader's run (issue 19): PNGs only, capped per figure, per cell and per hand-in.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_FIGURE_BYTES = 512_000
+MAX_FIGURES_PER_CELL = 4
+MAX_FIGURES = 16
 # Parsing JSON builds a Python object per '[', '{' and ','; a frame that would build more than a worker's
 # largest honest reply (MAX_ELEMENTS numbers, its output and error text) is refused before parsing.
 MAX_CONTAINERS = 2**20
@@ -369,7 +376,9 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
                 if record_cells:
                     report.cells[index] = _kept(report, CellOutcome(
                         index, labels[index], message["status"], _text(message.get("error")),
-                        _text(message.get("output")), _seconds(message.get("seconds"))))
+                        _text(message.get("output")), _seconds(message.get("seconds")),
+                        checked_figures(message.get("figures"), message.get("figures_dropped"), report,
+                                        labels[index])))
                 current = None
                 step_deadline = awake() + settings.startup_timeout
             elif current is None and event == "ready":
@@ -399,6 +408,32 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             report.cells[current] = CellOutcome(current, labels[current], status,
                                                 _death_detail(verdict, gone, attempt.stderr))
         return _Outcome("cell", cell=current, exited_cleanly=clean)
+
+
+def checked_figures(sent: Any, dropped: Any, report: RunReport, label: str) -> list[bytes]:
+    """The PNGs a cell's message carries, as bytes, each checked: strict base64, the PNG signature, at most
+    MAX_FIGURE_BYTES; at most MAX_FIGURES_PER_CELL per cell and MAX_FIGURES per hand-in. Anything else is left
+    out with a problem noted. Nothing is decoded beyond base64: the grader never opens the image."""
+    figures: list[bytes] = []
+    left_out = dropped if isinstance(dropped, int) and 0 < dropped < 10**6 else 0
+    for item in sent if isinstance(sent, list) else []:
+        if len(figures) >= MAX_FIGURES_PER_CELL or report.figures_kept >= MAX_FIGURES:
+            left_out += 1
+            continue
+        try:
+            data = base64.b64decode(item, validate=True) if isinstance(item, str) else b""
+        except (ValueError, binascii.Error):
+            data = b""
+        if not data.startswith(PNG_SIGNATURE) or len(data) > MAX_FIGURE_BYTES:
+            left_out += 1
+            continue
+        figures.append(data)
+        report.figures_kept += 1
+    if left_out:
+        report.problems.append(RunProblem(ProblemCode.FIGURES_LEFT_OUT, (
+            f"cell {label}: {left_out} figure(s) left out (more than {MAX_FIGURES_PER_CELL} per cell or "
+            f"{MAX_FIGURES} per hand-in, over {MAX_FIGURE_BYTES // 1000} kB, or not a PNG)")))
+    return figures
 
 
 def _kept(report: RunReport, cell: CellOutcome) -> CellOutcome:

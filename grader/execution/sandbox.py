@@ -138,7 +138,8 @@ def scrubbed_env(home: Path, seed: int) -> dict[str, str]:
         "PYTHONHASHSEED": str(seed),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
-        "MPLBACKEND": "Agg",
+        # Agg, with plt.show() taking the figures as the cell's (issue 19: figures of the grader's own run).
+        "MPLBACKEND": "module://grader.execution.figure_backend",
     }
     if sys.platform == "win32":  # pragma: no cover - Python on Windows cannot start without these
         env["PATH"] = os.pathsep.join([python_bin, os.path.join(os.environ.get("SYSTEMROOT", r"C:\Windows"),

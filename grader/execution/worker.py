@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.execution.figures import cell_figures
 from grader.execution.protocol import WorkerExit, to_plain, type_name, value_kind
 from grader.execution.wire import WireError, read_frame, write_frame
 
@@ -270,12 +271,21 @@ class Worker:
                 # Whatever the failed cell started (a fork bomb's spinning children) would go on eating the
                 # hand-in's CPU time and process slots.
                 end_stray_processes()
+            figures, figures_dropped = self._figures() if _drew() else ([], 0)
             text, dropped = self.output.take()
             self.send({"event": "cell_end", "index": index, "status": status, "error": error,
                        "output": text, "output_dropped": dropped,
+                       "figures": figures, "figures_dropped": figures_dropped,
                        "seconds": round(time.monotonic() - started, 4)})
             if status == "exit":
                 break
+
+    def _figures(self) -> tuple[list[str], int]:
+        """The cell's matplotlib figures as PNGs (drawing may run the student's artists: timed, in their world)."""
+        try:
+            return self._timed(FIGURE_SECONDS, cell_figures, student=True)
+        except BaseException:  # noqa: BLE001 - a figure that cannot be drawn is left out; the cell's result stands
+            return [], 1
 
     def _timed(self, seconds: float | None, function: Callable[..., Any], *args: Any, student: bool = False) -> Any:
         """Run `function` with the hand-in's output captured and the timer armed (student=True: in its world)."""
@@ -371,6 +381,14 @@ class Worker:
                 reply.update(variant=number, attempt_errors=errors)
             return reply
         raise AssertionError("unreachable")
+
+
+FIGURE_SECONDS = 20  # drawing a cell's figures into PNGs (issue 19): a figure that takes longer is left out
+
+
+def _drew() -> bool:
+    """Whether the hand-in uses pyplot (only then are figures looked for)."""
+    return "matplotlib.pyplot" in sys.modules
 
 
 def _enter_hand_in_folder(folder: str) -> None:

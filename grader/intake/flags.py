@@ -13,6 +13,7 @@ FlagCode = Literal[
     "naming",
     "team_size",
     "team_mismatch",
+    "team_unclear",
     "duplicate_student",
     "late",
     "time_unknown",

@@ -153,8 +153,10 @@ def take_in(path: Path, rules: IntakeRules, workdir: Path, *, folder_note: str =
 
     flags.extend(FlagRecord.of(f) for f in extracted.flags)
     notes: list[str] = []
+    doubts: list[str] = []
     declared, team_source = declared_team(files_dir, extracted.main_file, extracted.written_answers, notes,
-                                          rules.pdf_text)
+                                          rules.pdf_text, doubts)
+    flags.extend(FlagRecord("team_unclear", doubt) for doubt in doubts)
     if team_source is not None:
         flags.extend(FlagRecord.of(f) for f in compare_team(parsed.students, declared, team_source))
     return replace(

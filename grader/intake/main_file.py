@@ -207,3 +207,9 @@ def _source_text(source: object) -> str:
 
 def _quoted(paths: Sequence[str]) -> str:
     return ", ".join(f"'{p}'" for p in paths)
+
+
+def chosen_but_not_graded(reason: str) -> str:
+    """The main-file sentence for a hand-in whose chosen file could not be graded (over the size cap, not a
+    notebook): "... so it was graded." would contradict the "not graded" beside it."""
+    return reason.replace("was graded", "was chosen for grading")

@@ -1,6 +1,14 @@
 """Reading the team (name, student id, email of each member) that a hand-in declares, and
 comparing it with the team in the file name.
 
+A team member is a name with a student id or an e-mail, inside a block that says it lists the team:
+a block (a notebook cell, or the part of a file under one heading) with a team word ("Team", "Group",
+"Members", "Gruppe", ...), with student-id or e-mail keys ("Student ID:", "Matrikelnummer:", "E-Mail:"),
+with a "Name:" that carries an id or e-mail, or a table whose header names those columns. Anything else
+is ignored (Otter-Grader's `# BEGIN QUESTION` / `name: q1` raw cells, "Name the model: ..."). Inside a
+team block, what cannot be read for sure (a name without id or e-mail, an id without a name, a "name"
+that is no name) is a doubt: the batch turns it into a `team_unclear` flag, never into a student.
+
 The sheet asks for "Name:", "Student ID (matriculation number):" and "Email:" of every member.
 Students write that as key-value lines, as a Markdown table, or as "Name, id, email" on one
 line; in notebooks in Markdown cells or code comments, in scripts in comments or docstrings.
@@ -22,6 +30,7 @@ import nbformat
 
 from grader.intake.flags import Flag
 from grader.intake.naming import Student, nfc, normalise_student_id
+from grader.textfile import TextEncodingError, read_hand_in_text
 
 # Team info sits at the top of a hand-in; this much of its text is plenty and bounds the work.
 _MAX_TEXT_CHARS = 2_000_000
@@ -61,6 +70,18 @@ _PLACEHOLDER_RE = re.compile(
 _NAME_LIKE_RE = re.compile(r"^[^\W\d_]++(?:[ '’.-]++[^\W\d_]++)*+\.?$")
 _LEAD_MARKS_RE = re.compile(r"^(?:[#>*+\-•]+\s+|#+|//\s*|\d+[.)]\s+)+")
 _VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z_ ]*+")
+# Words that say a block lists the team (English and German, as students write them).
+_TEAM_WORD_RE = re.compile(
+    r"(?<![^\W\d_])(?:team|teams|group|groups|gruppe|gruppen|members?|mitglied(?:er)?|authors?|autor(?:en|in|innen)?"
+    r"|students?|studierende|studenten|participants?|teilnehmer(?:innen)?|submitted\s+by|abgegeben\s+von"
+    r"|abgabe\s+von|bearbeitet\s+von)(?![^\W\d_])",
+    re.IGNORECASE,
+)
+# A block ends where a Markdown heading or a horizontal rule starts the next one.
+_BLOCK_BREAK_RE = re.compile(r"^\s{0,3}(?:#{1,6}\s|(?:-{3,}|\*{3,}|_{3,})\s*$)")
+# A person's name: letters, with spaces, hyphens, apostrophes and dots between; at most this many words.
+_PERSON_NAME_RE = re.compile(r"^[^\W\d_]++(?:[ '’.-]++[^\W\d_]++)*+\.?$")
+_MAX_NAME_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -72,35 +93,133 @@ class TeamMember:
     email: str | None
 
 
+@dataclass(frozen=True)
+class TeamReading:
+    """What a hand-in's team blocks say: the members read for sure, and sentences on what was doubtful."""
+
+    members: list[TeamMember]
+    doubts: list[str]
+
+
 def read_team_info(path: Path) -> list[TeamMember]:
     """The team declared in a notebook (.ipynb), script (.py) or text (.md, .txt) file.
 
     Raises ValueError naming the file when it cannot be read as that kind of file.
     """
+    return read_team(path).members
+
+
+def read_team(path: Path) -> TeamReading:
+    """read_team_info with the doubts (see TeamReading)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".ipynb", ".py", ".md", ".txt"):
         raise ValueError(f"cannot read team information from '{path}': only .ipynb, .py, .md and .txt files are read")
     try:
-        raw = path.read_text(encoding="utf-8", errors="replace")
+        raw = read_hand_in_text(path)
+    except TextEncodingError as exc:
+        raise ValueError(f"cannot read team information from '{path}': {exc.problem}") from None
     except OSError as exc:
         raise ValueError(f"cannot read team information from '{path}': {exc.strerror or exc}") from exc
     if suffix == ".ipynb":
-        # Parsed whole (outputs with images make notebooks big); only the cell sources are kept.
-        return parse_team_text(_notebook_text(path, raw)[:_MAX_TEXT_CHARS])
+        # Parsed whole (outputs with images make notebooks big); only the cell sources are kept, cell by cell.
+        return parse_team_blocks(_notebook_cells(path, raw))
     if suffix == ".py":
-        return parse_team_text(_code_text(raw[:_MAX_CODE_CHARS]))
-    return parse_team_text(raw[:_MAX_TEXT_CHARS])
+        return parse_team_blocks([_code_text(raw[:_MAX_CODE_CHARS])])
+    # A file named for the team ("team.txt", "Gruppe.md") says by its name that it lists the team.
+    return parse_team_blocks([raw[:_MAX_TEXT_CHARS]], team_file=bool(_TEAM_WORD_RE.fullmatch(path.stem)))
 
 
 def parse_team_text(text: str) -> list[TeamMember]:
     """Team members from plain text: key-value lines, a table, or 'Name, id, email' lines."""
-    lines = [_clean_line(line) if len(line) <= MAX_TEAM_LINE_CHARS else ""
-             for line in nfc(text).replace("<br>", "\n").replace("<br/>", "\n").splitlines()]
-    members = _from_tables_and_keys(lines)
-    if not members:
-        members = _from_one_line_records(lines)
-    return _merge_repeats(members)
+    return parse_team_blocks([text]).members
+
+
+def parse_team_blocks(texts: Sequence[str], *, team_file: bool = False) -> TeamReading:
+    """The team from pieces of text (notebook cells, a file), each cut further at headings into blocks.
+
+    Only blocks that say they list the team are read; a block with a team word but no members (a "## Team"
+    heading alone in its cell) lets the next block be read too, and so does a file named for the team (team_file).
+    """
+    records: list[TeamMember] = []
+    budget = _MAX_TEXT_CHARS
+    team_word_before = team_file
+    for text in texts:
+        text = text[:max(0, budget)]
+        budget -= len(text)
+        for block in _blocks(text):
+            found, says_team = _block_records(block, team_word_before)
+            records.extend(found)
+            team_word_before = says_team and not found
+    merged = _merge_repeats(records)
+    members = [m for m in merged if _is_member(m)]
+    doubts = [_doubt(m) for m in merged if not _is_member(m)]
+    return TeamReading(members, doubts)
+
+
+def _blocks(text: str) -> list[list[str]]:
+    """Clean lines of `text`, cut where a heading or a horizontal rule starts a new block."""
+    blocks: list[list[str]] = [[]]
+    for line in nfc(text).replace("<br>", "\n").replace("<br/>", "\n").splitlines():
+        if len(line) > MAX_TEAM_LINE_CHARS:
+            blocks[-1].append("")
+            continue
+        if _BLOCK_BREAK_RE.match(line) and blocks[-1]:
+            blocks.append([])
+        blocks[-1].append(_clean_line(line))
+    return [block for block in blocks if any(block)]
+
+
+def _block_records(lines: list[str], team_word_before: bool) -> tuple[list[TeamMember], bool]:
+    """The records of one block if it says it lists the team (else none), and whether it has a team word."""
+    team_word = any(_TEAM_WORD_RE.search(line) for line in lines)
+    keyed = _from_tables_and_keys(lines)
+    says_team = team_word or team_word_before or _has_team_keys(lines)
+    if not says_team:
+        return [], False
+    if not keyed:
+        keyed = _from_one_line_records(lines)
+    return keyed, team_word
+
+
+def _has_team_keys(lines: list[str]) -> bool:
+    """Keys that only a list of students has: a student id or e-mail key, a name that carries an id or e-mail,
+    a table with name and id or e-mail columns."""
+    for line in lines:
+        columns = _table_header(line)
+        if "name" in columns and ("student_id" in columns or "email" in columns):
+            return True
+        for field, value in _key_values(line):
+            if field in ("student_id", "email") and value:
+                return True
+            if field == "name" and (_EMAIL_RE.search(value) or re.search(r"(?<![\w.@])\d{3,}(?![\w@])", value)):
+                return True
+    return False
+
+
+def _is_member(member: TeamMember) -> bool:
+    return bool(member.name and _looks_like_name(member.name) and (member.student_id or member.email)
+                and (member.student_id is None or any(ch.isdigit() for ch in member.student_id)))
+
+
+def _looks_like_name(name: str) -> bool:
+    return len(name) <= 80 and len(name.split()) <= _MAX_NAME_WORDS and bool(_PERSON_NAME_RE.match(name))
+
+
+def _doubt(member: TeamMember) -> str:
+    """Why a record in a team block is not taken as a student."""
+    if member.name and not _looks_like_name(member.name):
+        return f"'{_short(member.name)}' does not look like a person's name"
+    if member.student_id and not any(ch.isdigit() for ch in member.student_id):
+        return f"'{_short(member.student_id)}' given as the student id of '{_short(member.name or '?')}' has no digits"
+    if member.name:
+        return f"'{_short(member.name)}' is listed without a student id or e-mail"
+    return f"{'student id ' + member.student_id if member.student_id else repr(member.email)} is listed without a name"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def compare_team(
@@ -207,7 +326,7 @@ def same_id(first: str, second: str) -> bool:
 # --- turning files into text -------------------------------------------------------------
 
 
-def _notebook_text(path: Path, raw: str) -> str:
+def _notebook_cells(path: Path, raw: str) -> list[str]:
     """Markdown and raw cells as they are; code cells only by their comments and strings."""
     try:
         with warnings.catch_warnings():
@@ -222,7 +341,7 @@ def _notebook_text(path: Path, raw: str) -> str:
         if cell_type == "code":
             text, code_budget = _code_text(text[:code_budget]) if code_budget > 0 else "", code_budget - len(text)
         parts.append(text)
-    return "\n".join(parts)
+    return parts
 
 
 def _code_text(code: str) -> str:
@@ -489,10 +608,12 @@ PdfTextReader = Callable[[Path], str]
 
 
 def declared_team(files_dir: Path, main_file: str | None, written: Sequence[str], notes: list[str],
-                  pdf_text: PdfTextReader | None = None) -> tuple[list[TeamMember], str | None]:
+                  pdf_text: PdfTextReader | None = None, doubts: list[str] | None = None
+                  ) -> tuple[list[TeamMember], str | None]:
     """The team the hand-in declares and the file it was read from: the main file first, then written answers
     (text before PDF). (…, None) when no file could be read, so there is nothing to compare. Files that cannot
-    be read add a note."""
+    be read add a note; what a team block says doubtfully adds one sentence to `doubts` (the `team_unclear`
+    flag: never a student)."""
     candidates = ([main_file] if main_file else []) + [w for w in written if not w.lower().endswith(".pdf")] \
         + [w for w in written if w.lower().endswith(".pdf")]
     first_read: str | None = None
@@ -502,12 +623,17 @@ def declared_team(files_dir: Path, main_file: str | None, written: Sequence[str]
             if path.suffix.lower() == ".pdf":
                 if pdf_text is None:
                     continue
-                members = parse_team_text(pdf_text(path))
+                reading = parse_team_blocks([pdf_text(path)])
             else:
-                members = read_team_info(path)
+                reading = read_team(path)
         except ValueError as exc:
             notes.append(f"team information: {exc}")
             continue
+        members = reading.members
+        if reading.doubts and doubts is not None and not doubts:
+            more = f" and {len(reading.doubts) - 5} more" if len(reading.doubts) > 5 else ""
+            doubts.append(f"team information in '{relative}' could not be read for sure: "
+                          f"{'; '.join(reading.doubts[:5])}{more}; no student was added for it")
         if members:
             return members, f"'{relative}'"
         first_read = first_read or f"'{relative}'"

@@ -11,22 +11,35 @@ margin notes, pages without extractable text, a hand-in with no recognisable mar
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.prose.carve import Carved, NoteCluster, carve, has_answer_marker
+from grader.prose.markers import parse_marker
 from grader.prose.qtext import tokens_of
 from grader.prose.questions import ProseQuestion
 from grader.prose.segment import Segment, segment_lines
 from grader.prose.sources import Document, HandInReadError, Line, read_document
 from grader.prose.textnorm import guess_language
 
-__all__ = ["AnswerText", "HandInReadError", "ProseQuestion", "extract_answers"]
+__all__ = ["UNASSIGNED", "AnswerText", "HandInReadError", "ProseQuestion", "extract_answers", "extract_written_text"]
 
 NOTES_WITHOUT_ANSWER = "no written answer, but margin notes"
 SCANNED_PAGE = "scanned page, no text"
+# The key under which extract_answers returns the text it assigned to no question (never a rubric question id:
+# those never hold parentheses).
+UNASSIGNED = "(unassigned)"
+# Unassigned text kept per file; the rest is counted, not dropped silently.
+MAX_UNASSIGNED_CHARS = 20_000
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+\S")
+# Lines of the team declaration ("Name: ...", "Student ID: ...", "## Team"): the team is read and shown elsewhere.
+_TEAM_LINE = re.compile(
+    r"^[\s#>*_|-]*(?:(?:full\s+|student\s+)?names?|student\s*(?:id|number|no\.?)s?|matr\w*\.?(?:\s*-?\s*nr\.?)?|e-?\s*mails?"
+    r"|team(?:\s+members)?|group(?:\s+members)?|gruppe|mitglieder)\s*\d*\s*(?:\([^)]{0,40}\))?\s*[*_]*\s*(?:[:=]|$)",
+    re.I)
 
 
 class AnswerText(BaseModel):
@@ -48,8 +61,14 @@ def extract_answers(path: Path, questions: list[ProseQuestion]) -> dict[str, Ans
 
     Raises HandInReadError (naming the file) when the file cannot be read at all.
     """
+    return extract_written_text(path, questions)[0]
+
+
+def extract_written_text(path: Path, questions: list[ProseQuestion]) -> tuple[dict[str, AnswerText], AnswerText | None]:
+    """extract_answers, plus the text assigned to no question (question_id UNASSIGNED; None when there is none)."""
     document = read_document(Path(path))
-    return _Assembler(document, list(questions)).run()
+    answers = _Assembler(document, list(questions)).run()
+    return answers, answers.pop(UNASSIGNED, None)
 
 
 class _Assembler:
@@ -60,6 +79,7 @@ class _Assembler:
         self.qwords = {q.id: tokens_of(q.text) for q in questions}
 
     def run(self) -> dict[str, AnswerText]:
+        """Answers by question id, plus UNASSIGNED when some text belongs to no question."""
         segments = segment_lines(self.document.lines, self.questions)
         find_notes = self.document.kind != "notebook"  # margin notes come from paper
         if self.sheet_language is None:
@@ -98,7 +118,39 @@ class _Assembler:
                 answers[question.id] = self._answer(question, own, page_notes, runs_into_scan)
             else:
                 answers[question.id] = self._missing(question, located, has_text)
+        unassigned = self._unassigned(segments)
+        if unassigned is not None:
+            answers[UNASSIGNED] = unassigned
         return answers
+
+    def _unassigned(self, segments: list[Segment]) -> AnswerText | None:
+        """The text that no question owns, piece by piece with where it is ("[cell 3f2a]" above each piece):
+        the tutor must see it, it may be an answer the extractor did not recognise. Template cells (the sheet's
+        own text), code (never part of the lines) and lines that are only a label ("## Task 3", "Answer:") are left out."""
+        pieces: list[tuple[str, str]] = []
+        for segment in segments:
+            if segment.owner is not None or segment.anchor.startswith("template "):
+                continue
+            kept = [(line, text) for line, text, given in zip(segment.lines, segment.texts, segment.given_question)
+                    if not given and not line.furniture and text.strip() and not _only_a_label(text)
+                    and not _TEAM_LINE.match(text)]
+            if not kept or not tokens_of(" ".join(text for _, text in kept)):
+                continue
+            pieces.append((_where([line for line, _ in kept]), "\n".join(text.rstrip() for _, text in kept).strip()))
+        if not pieces:
+            return None
+        shown, size, left_out = [], 0, 0
+        for where, text in pieces:
+            if size + len(text) > MAX_UNASSIGNED_CHARS:
+                left_out += 1
+                continue
+            shown.append(f"[{where}]\n{text}")
+            size += len(text)
+        if left_out:
+            shown.append(f"[{left_out} more pieces not shown: over {MAX_UNASSIGNED_CHARS:,} characters]")
+        return AnswerText(question_id=UNASSIGNED, text="\n\n".join(shown), source="; ".join(w for w, _ in pieces),
+                          found=True, needs_human=True,
+                          reasons=["text that the grader assigned to no question: check whether it answers one"])
 
     def _answer(
         self,
@@ -132,6 +184,10 @@ class _Assembler:
                 reasons.append("only the question's own text, no answer")
             else:
                 reasons.append("no answer text after the question")
+        uncertain = self._uncertain_end(answered, lines) if found else None
+        if uncertain:
+            needs_human = True
+            reasons.append(uncertain)
         if found and any(piece.unmarked for _, piece in answered):
             reasons.append("no answer marker here, unlike the rest of the hand-in: check that this is the answer")
         if found and notes:
@@ -150,6 +206,23 @@ class _Assembler:
             needs_human=needs_human,
             reasons=reasons,
         )
+
+    def _uncertain_end(self, answered: list[tuple[Segment, Carved]], lines: list[tuple[Line, str]]) -> str | None:
+        """Why the answer's end is uncertain, or None: it runs on over several notebook cells with no marker
+        between them, or past a Markdown heading of a text file (the later text may be about something else)."""
+        if any(segment.tagged_answer for segment, _ in answered):
+            return None  # a tagged answer cell is the answer, exactly
+        if self.document.kind == "notebook":
+            cells = list(dict.fromkeys(line.cell for line, _ in lines if line.cell is not None))
+            if len(cells) > 1:
+                return (f"the answer runs on over {len(cells)} cells ({', '.join(cells)}) with no marker between "
+                        "them: check where it ends")
+        elif self.document.kind == "text":
+            heading = next((line for line, _ in lines[1:] if _HEADING.match(line.text)), None)
+            if heading is not None:
+                return (f"the answer runs past the heading '{heading.text.strip()[:60]}' ({heading.where}): check "
+                        "where it ends")
+        return None
 
     def _missing(self, question: ProseQuestion, located: set[str], has_text: bool) -> AnswerText:
         scanned = self.document.scanned_pages
@@ -181,6 +254,12 @@ class _Assembler:
             if segment is not None and segment.owner is not None:
                 result[id(segment)].append(page)
         return result
+
+
+def _only_a_label(text: str) -> bool:
+    """A line that is only a marker: "## Task 3", "(b)", "Answer:"."""
+    marker = parse_marker(text)
+    return marker is not None and not marker.rest
 
 
 def _pages(pages: list[int]) -> str:

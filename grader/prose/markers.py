@@ -5,7 +5,7 @@ Markers found here are only candidates; which question they mean is decided by
 
 * task headings: "Task 02", "Exercise 11.1 - Sequence Modeling", "Aufgabe 3"
 * task + part: "Task 02 (c)", "Exercise 11.1 - 2)", "Aufgabe 2a)"
-* numbered labels: "11.2.3 b)", "11.1.2", "1a)", "2.b)"
+* numbered labels: "11.2.3 b)", "11.1.2", "1a)", "2.b)", loose ones "3 b.", "Task 3 b."
 * bare parts: "(b)", "b)", "1)", "1.", "(iv)", "3) a)"
 * answer markers: "Answer:", "**Answer:**", "Antwort:", "Lösung:", "Answer 2a:"
 """
@@ -163,6 +163,10 @@ def _parse_parts(text: str, *, allow_glued: bool, allow_separator: bool) -> tupl
         if m is None and allow_glued and not parts and skip == 0:
             # "2a", "2a)" -- a letter glued to the number, followed by a non-letter.
             m = re.match(r"^(?P<p>[a-z])(?:\)|(?=[\s.:]|$))", candidate)
+        if m is None and allow_glued and not parts and skip > 0:
+            # "3 b.", "Task 3 b:", "Aufgabe 3 b" at the end of the line -- a loose part label after a task
+            # number. A letter followed by a word ("3 a new idea") is not one.
+            m = re.match(r"^(?P<p>[a-z])(?:[.:](?=\s|$)|$)", candidate)
         if m is None:
             break
         parts.append(normalise_component(m.group("p")))

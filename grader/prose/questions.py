@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from grader.prose.markers import Path, label_path
@@ -31,3 +32,20 @@ class ProseQuestion:
     @property
     def part_path(self) -> Path:
         return label_path(self.part)
+
+
+_ID = re.compile(r"^(?P<numbers>\d+(?:\.\d+)*)\.?(?P<rest>.*)$")
+# Sheets number tasks with one ("Task 3") or two levels ("Exercise 11.2"); deeper numbers are parts.
+_TASK_LEVELS = 2
+
+
+def task_and_part(question_id: str) -> tuple[str, str]:
+    """("11.2", "3 b") for "11.2.3b", ("1", "a") for "1a", ("11.3", "c") for "11.3c": the task and part a sheet
+    prints, read off a rubric question id."""
+    found = _ID.match(question_id)
+    if found is None:  # no leading number: the whole id is the part of an unnamed task
+        return "", question_id
+    numbers = found.group("numbers").split(".")
+    rest = [found.group("rest")] if found.group("rest") else []
+    levels = _TASK_LEVELS if len(numbers) >= _TASK_LEVELS else 1
+    return ".".join(numbers[:levels]), " ".join(numbers[levels:] + rest)

@@ -21,6 +21,7 @@ sub-part heading ("3)"), a code cell or before the first anchor belongs to no qu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from grader.prose.markers import Marker, Path, parse_marker
@@ -126,6 +127,12 @@ class _Segmenter:
                 elif line.tag_role is not None:
                     in_template_cell = True
                     segments.append(Segment(owner=None, anchor=f"template {line.tag_role} cell"))
+                elif segments[-1].tagged_answer and _has_own_text(segments[-1]):
+                    # A filled-in tagged answer cell ends with its cell: an untagged cell after it is not its
+                    # answer (unless a marker inside says whose it is); its text is nobody's, and shown as such.
+                    # (Below an empty answer cell, the group wrote there instead: that text stays the answer.)
+                    segments.append(Segment(owner=None, anchor="cell after a tagged answer cell"))
+                    state.owner = None
             if in_answer_cell:
                 _append(segments[-1], line, line.text)
                 continue
@@ -411,6 +418,14 @@ def _answer_after_code(marker: Marker | None, line: Line, current: Segment) -> b
     """A plain "Answer:" marker opening the first markdown cell after a code cell."""
     return (marker is not None and marker.answer and not marker.names_question and line.cell_start
             and line.cell_type == "markdown" and current.owner is None and current.anchor == "code cell")
+
+
+_TEMPLATE_TEXT = re.compile(r"<!--.*?-->|your answer here|type your answer here|ihre antwort hier", re.I)
+
+
+def _has_own_text(segment: Segment) -> bool:
+    """Whether the segment holds words beyond the template's placeholder."""
+    return bool(tokens_of(_TEMPLATE_TEXT.sub(" ", "\n".join(segment.texts))))
 
 
 def _append(segment: Segment, line: Line, text: str, *, given_question: bool = False) -> None:

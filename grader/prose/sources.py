@@ -18,6 +18,7 @@ import nbformat
 import pypdf
 
 from grader.prose.textnorm import strip_markup, words
+from grader.textfile import TextEncodingError, read_hand_in_text
 
 SUPPORTED_SUFFIXES = (".ipynb", ".pdf", ".md", ".markdown", ".txt")
 
@@ -78,7 +79,13 @@ def read_document(path: Path) -> Document:
 
 def _read_notebook(path: Path) -> Document:
     try:
-        nb = nbformat.reads(path.read_text(encoding="utf-8-sig"), as_version=4)
+        text = read_hand_in_text(path)
+    except TextEncodingError as exc:
+        raise HandInReadError(f"{path}: {exc.problem}") from None
+    except OSError as exc:
+        raise HandInReadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for bad JSON/schema
         raise HandInReadError(f"{path}: not a readable notebook ({exc.__class__.__name__}: {exc})") from exc
     doc = Document(path=path, kind="notebook")
@@ -111,7 +118,9 @@ def _read_notebook(path: Path) -> Document:
 
 def _read_text(path: Path) -> Document:
     try:
-        raw = path.read_bytes().decode("utf-8-sig", errors="replace")
+        raw = read_hand_in_text(path)
+    except TextEncodingError as exc:
+        raise HandInReadError(f"{path}: {exc.problem}") from None
     except OSError as exc:
         raise HandInReadError(f"{path}: cannot read ({exc})") from exc
     doc = Document(path=path, kind="text")

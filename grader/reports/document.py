@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from grader.reports.page_assets import head_tags
 
@@ -45,7 +46,16 @@ class Preformatted:
     text: str
 
 
-Block = Heading | Paragraph | Items | Preformatted
+@dataclass(frozen=True)
+class Image:
+    """A figure file beside the page (a PNG the grader's run of the hand-in drew and the runner checked); `src`
+    is a relative path the grader chose, never text from a hand-in."""
+
+    src: str
+    alt: str
+
+
+Block = Heading | Paragraph | Items | Preformatted | Image
 
 
 @dataclass
@@ -66,6 +76,9 @@ class Document:
     def preformatted(self, text: str) -> None:
         self.blocks.append(Preformatted(text))
 
+    def image(self, src: str, alt: str) -> None:
+        self.blocks.append(Image(src, alt))
+
 
 def to_markdown(document: Document) -> str:
     """Markdown in which student text stays text: Markdown viewers render raw HTML, links and images, so
@@ -78,6 +91,8 @@ def to_markdown(document: Document) -> str:
             parts.append(_md(block.text))
         elif isinstance(block, Items):
             parts.append("\n".join("- " + _md(item).replace("\n", "\n  ") for item in block.items))
+        elif isinstance(block, Image):
+            parts.append(f"![{_md(_one_line(block.alt)).replace(']', ')')}]({quote(block.src)})")
         else:
             # A fence longer than any run of backticks inside, so the text cannot close it.
             longest = max((len(run) for run in _BACKTICKS.findall(block.text)), default=0)
@@ -117,6 +132,9 @@ def to_html(document: Document, *, assets: str | None = None) -> str:
                         else f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Items):
             body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>")
+        elif isinstance(block, Image):
+            body.append(f"<figure><img class=\"figure\" src=\"{html.escape(quote(block.src))}\" "
+                        f"alt=\"{html.escape(block.alt)}\"><figcaption>{html.escape(block.alt)}</figcaption></figure>")
         else:
             body.append(f"<pre>{html.escape(block.text)}</pre>")
     return page(document.title, "\n".join(body), assets=assets)
@@ -161,4 +179,9 @@ _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 
           "code{background:#f4f4f4;padding:0 .2em}table{border-collapse:collapse}"
           "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top;"
           "overflow-wrap:anywhere;min-width:3.5em}"
-          ".flagged{background:#fff3f0}.ok{color:#060}.bad{color:#a00}p.math{white-space:pre-line}")
+          ".flagged{background:#fff3f0}.ok{color:#060}.bad{color:#a00}p.math{white-space:pre-line}"
+          "img.figure{max-width:100%;max-height:28em;border:1px solid #ccc}figure{margin:.5em 0}"
+          "figcaption{color:#666;font-size:.9em}"
+          "button.sort{font:inherit;font-weight:bold;background:none;border:0;padding:0;cursor:pointer}"
+          "th[aria-sort=ascending] button.sort::after{content:' ▲'}th[aria-sort=descending] button.sort::after"
+          "{content:' ▼'}")

@@ -13,15 +13,20 @@ from datetime import datetime
 from grader.checks.plan import CheckResult
 from grader.store.gradebook import StoredResult
 from grader.intake.deadline import Deadline
+from grader.intake.main_file import chosen_but_not_graded
 from grader.rubric.model_answers import SheetAnswers
 from grader.reports.check_text import hidden_lines, public_lines, question_points_text, tutor_line
 from grader.reports.document import Document
+from grader.execution.ran_notebook import Figure
 from grader.rubric.models import ManualCheck, Rubric
 
 
 def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswers | None, *,
-                      now: datetime) -> Document:
+                      now: datetime, figures: list[Figure] | None = None) -> Document:
+    """figures: what the grader's run drew (grader.execution.ran_notebook), shown under the question their cell
+    belongs to; those of no question at the end."""
     record = result.record
+    figures = figures or []
     doc = Document(f"{rubric.title}: feedback for {record.file_name}")
     if record.students:
         doc.paragraph("Team: " + "; ".join(_student(s.name, s.student_id) for s in record.students))
@@ -30,7 +35,9 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
         doc.paragraph(f"Not graded automatically: {record.error}")
     if record.lateness_message:
         doc.paragraph(f"Hand-in time: {record.lateness_message}. {record.time_explanation}".strip())
-    if record.main_file_reason:
+    if record.main_file_reason and record.error:
+        doc.paragraph(f"Chosen file: {chosen_but_not_graded(record.main_file_reason)}")
+    elif record.main_file_reason:
         doc.paragraph(f"Graded file: {record.main_file_reason}")
     if record.flags:
         doc.heading(1, "Flags for the tutors")
@@ -62,6 +69,7 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
         title = f" {question.title}" if question.title else ""
         doc.heading(1, f"{question.question_id}{title}: {question_points_text(result, question)}{bonus}", math=True)
         shown_answers: set[str] = set()
+        _figures(doc, [f for f in figures if f.question == question.question_id])
         for check in question.checks:
             _check_lines(doc, result, check, after_deadline)
             spec = manual_checks.get((check.question_id, check.check_id))
@@ -69,7 +77,17 @@ def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswer
             if show_answers and spec is not None and key not in shown_answers and key in answers.questions:
                 shown_answers.add(key)
                 doc.paragraph(f"Model answer: {answers.questions[key].model_answer}", math=True)
+    known = {q.question_id for q in record.questions}
+    loose = [f for f in figures if f.question not in known]
+    if loose:
+        doc.heading(1, "Other figures your code drew")
+        _figures(doc, loose)
     return doc
+
+
+def _figures(doc: Document, figures: list[Figure]) -> None:
+    for figure in figures:
+        doc.image(figure.file, f"Figure drawn by cell {figure.cell} when the grader ran your code")
 
 
 def _check_lines(doc: Document, result: StoredResult, check: CheckResult, after_deadline: bool) -> None:

@@ -21,9 +21,14 @@ from grader.reports.document import to_html, to_markdown
 from grader.reports.feedback import feedback_document
 from grader.reports.gradebook_csv import write_gradebook_csv
 from grader.reports.page_assets import link_page_assets
+from grader.reports.question_stats import mistake_rows, write_mistakes_csv
+from grader.execution.ran_notebook import read_figures
 from grader.reports.results_json import results_json
 from grader.reports.summary import write_summary
 from grader.rubric.load import LoadedRubric
+
+
+MISTAKES_CSV = "mistakes.csv"
 
 
 def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, *, now: datetime,
@@ -46,13 +51,15 @@ def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, 
         folder.mkdir(parents=True, exist_ok=True)
         written.append(_write(folder / "results.json",
                               json.dumps(results_json(result, rubric, now=now), indent=2, ensure_ascii=False) + "\n"))
-        document = feedback_document(result, rubric, answers, now=now)
+        document = feedback_document(result, rubric, answers, now=now, figures=read_figures(folder))
         written.append(_write(folder / "feedback.md", to_markdown(document)))
         written.append(_write(folder / "feedback.html",
                               to_html(document, assets=link_page_assets(folder / "feedback.html", out))))
     tutors = with_similarity_flags(results, similarity)
     written.append(write_gradebook_csv(tutors, rubric, out / "gradebook.csv"))
-    written.append(write_summary(tutors, rubric, out / "summary.html", now=now, notes=notes, similarity=similarity))
+    written.append(write_mistakes_csv(mistake_rows(tutors, rubric), rubric.sheet, out / MISTAKES_CSV))
+    written.append(write_summary(tutors, rubric, out / "summary.html", now=now, notes=notes, similarity=similarity,
+                                 mistakes_csv=MISTAKES_CSV))
     return written
 
 

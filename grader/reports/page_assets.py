@@ -40,6 +40,7 @@ KATEX_SCRIPT = "katex/katex.min.js"
 AUTO_RENDER_SCRIPT = "katex/contrib/auto-render.min.js"
 KATEX_STYLESHEET = "katex/katex.css"
 RENDER_SCRIPT = "render-math.js"
+SORT_SCRIPT = "sort-table.js"  # sorts tables of class "sortable" (summary.html)
 _LICENSE = "katex/LICENSE"
 _STAMP = ".grader-page-assets"
 
@@ -94,7 +95,8 @@ def head_tags(assets: str) -> str:
     return (f'<link rel="stylesheet" href="{base}/{KATEX_STYLESHEET}">'
             f'<script defer src="{base}/{KATEX_SCRIPT}"></script>'
             f'<script defer src="{base}/{AUTO_RENDER_SCRIPT}"></script>'
-            f'<script defer src="{base}/{RENDER_SCRIPT}"></script>')
+            f'<script defer src="{base}/{RENDER_SCRIPT}"></script>'
+            f'<script defer src="{base}/{SORT_SCRIPT}"></script>')
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +113,7 @@ def _built() -> tuple[dict[str, bytes], str]:
                                                     ).encode("utf-8"),
             _LICENSE: (katex / "LICENSE").read_bytes(),
             RENDER_SCRIPT: (source / RENDER_SCRIPT).read_bytes(),
+            SORT_SCRIPT: (source / SORT_SCRIPT).read_bytes(),
         }
     except FileNotFoundError as exc:
         raise PageAssetsError(f"the grader's page assets are incomplete ({exc.filename}): reinstall the "

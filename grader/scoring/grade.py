@@ -20,6 +20,7 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from grader import __version__
 from grader.checks.plan import CheckPlan
@@ -32,6 +33,8 @@ from grader.rubric.load import LoadedRubric
 from grader.rubric.models import Question
 from grader.scoring.record import FailedCell, GradingRecord, IntakeFacts, RunFacts, SheetScore
 from grader.checks.kinds import plan_checks
+from grader.execution.ran_notebook import RAN_NOTEBOOK, clear_run_files, write_run_files
+from grader.hand_in_paths import as_in_hand_in
 from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file, judge
 
 ENGINE_VERSION = __version__
@@ -68,7 +71,11 @@ def grade_hand_in(hand_in: HandIn, planned: PlannedSheet, sandbox: Sandbox) -> G
     """The hand-in graded against the planned sheet: see the module docstring. Never raises."""
     started = datetime.now(UTC)
     try:
-        return _grade(hand_in, planned, sandbox, started)
+        record = _grade(hand_in, planned, sandbox, started)
+        folder = hand_in.files_dir.parent if hand_in.files_dir is not None else None
+        if folder is not None and not (folder / RAN_NOTEBOOK).is_file():  # not run: ran.ipynb says why
+            _write_run_files(record, folder, None, None, [], why_not_run=record.score.error or hand_in.not_gradable)
+        return _paths_inside_hand_in(record, [] if folder is None else [hand_in.files_dir, folder])
     except Exception as exc:  # a grader bug for this hand-in must not stop the batch
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         error = f"the grader failed on this hand-in: {detail}"
@@ -84,13 +91,45 @@ def _grade(hand_in: HandIn, planned: PlannedSheet, sandbox: Sandbox, started: da
     main = hand_in.main_path
     if hand_in.not_gradable is not None or main is None:
         return _record(hand_in, planned, sandbox, _not_graded(planned, hand_in, hand_in.not_gradable or ""), started)
+    clear_run_files(main.parent.parent if hand_in.files_dir is None else hand_in.files_dir.parent)
     grade = grade_file(main, list(planned.questions), list(planned.plans), sheet=planned.sheet, sandbox=sandbox,
                        settings=planned.settings, files_dir=hand_in.files_dir)
     extra = []
-    if grade.error and grade.run is None:
+    if grade.error and grade.run is None and grade.other_language:
+        extra.append(FlagRecord("other_kernel", grade.error))
+    elif grade.error and grade.run is None:
         extra.append(FlagRecord("broken_notebook", f"'{hand_in.main_file}' cannot be run: {grade.error}"))
     extra.extend(run_flags(grade.run))
-    return _record(hand_in, planned, sandbox, grade, started, extra)
+    record = _record(hand_in, planned, sandbox, grade, started, extra)
+    if hand_in.files_dir is not None:
+        _write_run_files(record, hand_in.files_dir.parent, main, grade.run, [q.id for q in planned.questions],
+                         why_not_run=grade.error)
+    return record
+
+
+def _write_run_files(record: GradingRecord, folder: Path, *args, **kwargs) -> None:
+    """ran.ipynb and the figures (grader.execution.ran_notebook); a failure there is a note, never the grading's."""
+    try:
+        write_run_files(folder, *args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - a report file must not cost the hand-in its grading
+        record.notes.append(f"ran.ipynb could not be written: {type(exc).__name__}: {str(exc)[:300]}")
+
+
+def _paths_inside_hand_in(record: GradingRecord, roots: list[Path]) -> GradingRecord:
+    """Notes, flags, cell errors and check messages name files as the hand-in does (`data.csv`), never by the
+    server's paths (`OUT/<folder>/files/...`, the runner's `/tmp/grader-run-.../`)."""
+    def local(text: str) -> str:
+        return as_in_hand_in(text, roots)
+
+    record.notes[:] = [local(note) for note in record.notes]
+    record.flags[:] = [FlagRecord(flag.code, local(flag.message)) for flag in record.flags]
+    record.run.failed_cells = [FailedCell(c.label, c.status, local(c.error)) for c in record.run.failed_cells]
+    if record.score.error:
+        record.score.error = local(record.score.error)
+    for question in record.score.questions:
+        for check in question.checks:
+            check.message = local(check.message)
+    return record
 
 
 def _not_graded(planned: PlannedSheet, hand_in: HandIn, reason: str) -> SubmissionGrade:

@@ -13,7 +13,7 @@ from pathlib import Path
 from grader.checks.kinds import CHECK_KINDS
 from grader.checks.plan import CheckPlan, CheckResult
 from grader.execution.limits import ResourceLimits
-from grader.execution.program import ProgramError, load_program
+from grader.execution.program import OtherLanguageError, ProgramError, load_program
 from grader.execution.protocol import RunReport
 from grader.execution.runner import ExecutionSettings, run_program
 from grader.execution.sandbox import Sandbox
@@ -43,6 +43,7 @@ class SubmissionGrade:
     run: RunReport | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    other_language: bool = False  # not run: a notebook of another kernel (error says which)
 
     @property
     def auto_points(self) -> float:
@@ -75,7 +76,9 @@ def grade_file(path: Path, questions: list[Question], plans: list[CheckPlan], *,
     try:
         program = load_program(path)
     except (ProgramError, OSError) as exc:
-        return judge(questions, plans, {}, sheet=sheet, source=str(path), run=None, error=str(exc))
+        grade = judge(questions, plans, {}, sheet=sheet, source=str(path), run=None, error=str(exc))
+        grade.other_language = isinstance(exc, OtherLanguageError)
+        return grade
     requests = [request for plan in plans for request in plan.requests]
     run = run_program(program, requests, files_dir=files_dir if files_dir else path.parent, sandbox=sandbox,
                       settings=settings)

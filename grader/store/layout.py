@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 # The files grader grade writes into OUT beside the hand-ins' folders.
 BATCH_FILES = ("gradebook.db", "gradebook.db-journal", "gradebook.db-wal", "gradebook.db-shm", "gradebook.csv",
-               "summary.html")
+               "mistakes.csv", "summary.html")
 
 
 def folder_name(file_name: str) -> str:

@@ -86,7 +86,7 @@ def test_install_copies_once_and_repairs_a_stale_copy(tmp_path: Path) -> None:
     assert folder == tmp_path / ASSETS_FOLDER
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert files == [".grader-page-assets", "katex/LICENSE", "katex/contrib/auto-render.min.js", "katex/katex.css",
-                     "katex/katex.min.js", "render-math.js"]
+                     "katex/katex.min.js", "render-math.js", "sort-table.js"]
     script = folder / "katex" / "katex.min.js"
     assert script.read_bytes() == (KATEX / "katex.min.js").read_bytes()
     assert oct(script.stat().st_mode & 0o777) == oct(0o644)
@@ -123,7 +123,7 @@ def test_page_head_loads_only_our_files_and_forbids_inline_script() -> None:
     head = text[:text.index("</head>")]
     scripts = re.findall(r"<script\b[^>]*>", head)
     assert scripts == [f'<script defer src="../_assets/{name}">' for name in
-                       ("katex/katex.min.js", "katex/contrib/auto-render.min.js", "render-math.js")]
+                       ("katex/katex.min.js", "katex/contrib/auto-render.min.js", "render-math.js", "sort-table.js")]
     assert '<link rel="stylesheet" href="../_assets/katex/katex.css">' in head
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', head).group(1)
     directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))

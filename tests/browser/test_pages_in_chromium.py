@@ -20,7 +20,7 @@ from tests.conftest import REPO
 # The formulas of the bundled model answers: each must come out of KaTeX (its MathML keeps the source).
 FORMULAS = {formula for answer in load_model_answers(REPO / "reference" / "answers" / "sheet02.yaml").questions.values()
             for formula in re.findall(r"\$([^$]+)\$", answer.model_answer)}
-OUR_SCRIPTS = ("katex/katex.min.js", "katex/contrib/auto-render.min.js", "render-math.js")
+OUR_SCRIPTS = ("katex/katex.min.js", "katex/contrib/auto-render.min.js", "render-math.js", "sort-table.js")
 
 # What the page looks like to a reader and to an attacker, in one round trip.
 INSPECT = """() => {

@@ -19,6 +19,7 @@ VOLATILE = [
     (re.compile(r'"execution_time": \d+'), '"execution_time": T'),
     (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"), "DATE UTC"),
     (re.compile(r"in \d+\.\d s"), "in T s"),
+    (re.compile(r'"id": "[0-9a-f]{8}"'), '"id": ID'),  # ran.ipynb's cell ids are made afresh on every run
 ]
 
 
@@ -28,7 +29,10 @@ def reports(out: Path) -> dict[str, str]:
     for path in sorted(out.rglob("*")):
         relative = path.relative_to(out)
         if path.is_dir() or relative.parts[0] == "_assets" or "files" in relative.parts[1:2] \
-                or path.suffix not in (".csv", ".json", ".md", ".html"):
+                or path.suffix not in (".csv", ".json", ".md", ".html", ".ipynb", ".png"):
+            continue
+        if path.suffix == ".png":
+            texts[relative.as_posix()] = path.read_bytes().hex()
             continue
         text = path.read_text(encoding="utf-8").replace(str(out), "OUT")
         for pattern, replacement in VOLATILE:
@@ -60,6 +64,7 @@ def test_sheet02_examples_give_the_same_reports_as_the_local_pool(address, tmp_p
     assert {"gradebook.csv", "summary.html", "similarity.csv"} <= set(local_reports)
     assert sum(name.endswith("/results.json") for name in local_reports) == 7
     assert sum(name.endswith("/feedback.md") for name in local_reports) == 7
+    assert sum(name.endswith("/ran.ipynb") for name in local_reports) == 7  # the grader's own run, shipped back
     assert remote_reports.keys() == local_reports.keys()
     for name, text in local_reports.items():
         assert remote_reports[name] == text, name

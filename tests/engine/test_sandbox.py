@@ -446,7 +446,7 @@ def test_scrubbed_env_is_complete_and_inherits_nothing(tmp_path, monkeypatch):
     env = scrubbed_env(tmp_path / "home", seed=123)
     assert "GRADER_TEST_SECRET" not in env
     assert env["HOME"] == str(tmp_path / "home") and Path(env["TMPDIR"]).is_relative_to(env["HOME"])
-    assert env["PYTHONHASHSEED"] == "123" and env["MPLBACKEND"] == "Agg" and env["LANG"] == "C.UTF-8"
+    assert env["PYTHONHASHSEED"] == "123" and env["MPLBACKEND"] == "module://grader.execution.figure_backend" and env["LANG"] == "C.UTF-8"
     with pytest.raises(ValueError, match="PYTHONHASHSEED"):
         scrubbed_env(tmp_path, seed=-1)
 

@@ -46,6 +46,9 @@ def _rows(rows: list[dict[str, str]], question: str) -> list[dict[str, str]]:
 def test_rows_go_question_by_question_across_all_hand_ins(export) -> None:
     summary, rows = export
     assert list(rows[0]) == COLUMNS
+    loose = [r for r in rows if r["question"] == "(unassigned)"]  # issue 19: after every question's rows
+    assert rows[len(rows) - len(loose):] == loose and all(r["points"] == r["max_points"] == "" for r in loose)
+    rows = rows[:len(rows) - len(loose)]
     rubric = load_rubric(REPO / "rubrics" / "sheet02.yaml", course_root=REPO).rubric
     manual = [(q.id, c.id, c.points) for q in rubric.questions for c in q.checks if c.kind == "manual"]
     order = list(dict.fromkeys((r["question"], r["check"]) for r in rows))
@@ -55,7 +58,7 @@ def test_rows_go_question_by_question_across_all_hand_ins(export) -> None:
         assert sorted(r["hand_in"] for r in mine) == sorted(HAND_INS)
         assert {r["max_points"] for r in mine} == {f"{points:g}"}
     assert all(r["sheet"] == "sheet02" and r["points"] == "" and r["comment"] == "" for r in rows)
-    assert summary.hand_ins == len(HAND_INS) and len(summary.rows) == len(rows)
+    assert summary.hand_ins == len(HAND_INS) and len(summary.rows) == len(rows) + len(loose)
     # 1c's choice is checked automatically: the tutor sees its result beside the explanation.
     assert _rows(rows, "1c")[0]["automatic"].startswith("yes-no: ")
 
@@ -87,6 +90,7 @@ def test_hints_are_the_model_answers_key_points(export) -> None:
 
 def test_a_scanned_pdf_hand_in_needs_a_human_everywhere(export) -> None:
     _, rows = export
+    rows = [r for r in rows if r["question"] != "(unassigned)"]
     scanned = [r for r in rows if r["hand_in"] == SCANNED]
     assert scanned and all(r["needs_human"] == "yes" and "scanned page" in r["reasons"] for r in scanned)
     assert all(r["answer"] == "" for r in scanned)
@@ -119,8 +123,13 @@ def test_every_formula_start_is_defused(export) -> None:
 def test_the_page_has_every_question_and_names_the_groups(export) -> None:
     summary, rows = export
     page = summary.html_path.read_text(encoding="utf-8")
+    loose = [r for r in rows if r["question"] == "(unassigned)"]
+    rows = [r for r in rows if r["question"] != "(unassigned)"]
     for question in dict.fromkeys(r["question"] for r in rows):
         assert f'id="q-{question}-' in page
+    # Issue 19: text assigned to no question has a section of its own, one box per hand-in (not "Needs a human").
+    assert ('id="unassigned"' in page) == bool(loose)
+    assert page.count('class="answer flagged unassigned"') == len(loose)
     assert "Same answer in 3 hand-ins (group 1a-1)" in page
     assert page.count("Needs a human:") == sum(r["needs_human"] == "yes" for r in rows)
     assert "Model answer and key points" in page and "score is the tutor" in page

@@ -5,7 +5,8 @@ before anything that parses files is imported, and before every file the CPU lim
 so far plus cpu_seconds, so each file gets its own CPU budget. The child answers {"ready": true} once it has
 imported the readers. Then one request per line:
 {"path": str, "questions": [{"id", "task", "part", "text"}] | null, "code_chars": int | null,
-"text_pages": int | null}. The reply is {"ok": true, "answers": {id: AnswerText} | null, "answers_error": str | null,
+"text_pages": int | null}. The reply is {"ok": true, "answers": {id: AnswerText} | null, "unassigned": AnswerText | null,
+"warnings": [str], "answers_error": str | null,
 "code": [{"label", "text", "question"}] | null, "code_notes": [str], "code_error": str | null, "text": str | null,
 "text_error": str | null} ("text": a PDF's first text_pages pages): a file whose answers cannot be read may still give
 its code, and the other way round. End of input ends the process.
@@ -24,8 +25,9 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # Imported only now: parsing the untrusted files happens under the limits.
-    from grader.prose.extract import HandInReadError, ProseQuestion, extract_answers
+    from grader.prose.extract import HandInReadError, ProseQuestion, extract_written_text
     from grader.prose.sources import SUPPORTED_SUFFIXES
+    from grader.pdf_log import pypdf_warnings
     from grader.commands.similarity.sources import CODE_SUFFIXES, CodeReadError, read_code
 
     sys.stdout.write('{"ready": true}\n')
@@ -40,12 +42,17 @@ def main() -> int:
             questions = [ProseQuestion(id=q["id"], task=tuple(q["task"]) if isinstance(q["task"], list)
                                        else q["task"], part=q["part"], text=q["text"]) for q in request["questions"]]
             try:
-                answers = extract_answers(path, questions)
+                with pypdf_warnings() as warned:
+                    answers, unassigned = extract_written_text(path, questions)
+                reply["warnings"] = warned
                 reply["answers"] = {qid: answer.model_dump() for qid, answer in answers.items()}
+                reply["unassigned"] = None if unassigned is None else unassigned.model_dump()
             except HandInReadError as exc:
                 reply["answers_error"] = str(exc)
         if request.get("text_pages") is not None:
-            reply["text"], reply["text_error"] = _pdf_pages(path, int(request["text_pages"]))
+            with pypdf_warnings() as warned:
+                reply["text"], reply["text_error"] = _pdf_pages(path, int(request["text_pages"]))
+            reply["warnings"] = [*reply.get("warnings", []), *warned]
         if request.get("code_chars") is not None and path.suffix.lower() in CODE_SUFFIXES:
             try:
                 reply["code"], reply["code_notes"] = read_code(path, request["code_chars"])

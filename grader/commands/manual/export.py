@@ -13,16 +13,21 @@ whether another tutor changed a score meanwhile. `grader manual import` reads th
 from __future__ import annotations
 
 import csv
+import os
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from grader.store.gradebook import Gradebook, GradebookError, ManualScore, StoredResult
 from grader.commands.manual.page import write_tutor_page
 from grader.commands.manual.questions import ManualError, ManualItem, load_answers, manual_items, prose_questions
 from grader.commands.manual.reading import DEFAULT_LIMITS, ReadLimits, answer_files, many_hand_in_answers
-from grader.prose.extract import AnswerText
+from grader.prose.extract import UNASSIGNED, AnswerText
 from grader.prose.hints import ProseHint, hint_for_answer
 from grader.prose.similarity import group_similar_answers
+from grader.execution.ran_notebook import Figure, read_figures
 from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
 from grader.textsafe import spreadsheet_inert
 
@@ -30,6 +35,13 @@ COLUMNS = ["sheet", "question", "check", "max_points", "hand_in", "team", "stude
            "needs_human", "reasons", "margin_notes", "hint", "similar_group", "same_answer_as", "automatic",
            "points", "comment", "scored_by", "scored_at", "score_id"]
 # Cells a spreadsheet would run as a formula get an apostrophe (grader.textsafe); import takes it off again.
+
+# The rows of text that extraction assigned to no question: one per hand-in that has any, after the questions'
+# rows, never scored (import refuses points on them). Nothing a hand-in wrote disappears from the export.
+UNASSIGNED_ITEM = ManualItem(question_id=UNASSIGNED, title="text assigned to no question", check_id="",
+                             max_points=0.0, description=("Text of the hand-in that the grader could not assign to "
+                                                          "any question. Check whether it answers one, and score "
+                                                          "it on that question's row."), model=None)
 
 
 @dataclass
@@ -50,6 +62,11 @@ class TutorRow:
         return self.result.record.file_name
 
     @property
+    def unassigned(self) -> bool:
+        """This row shows the hand-in's text that no question owns (nothing to score on it)."""
+        return self.item is UNASSIGNED_ITEM
+
+    @property
     def students(self) -> str:
         return "; ".join(f"{s.name or '(no name)'} ({s.student_id})" if s.student_id else (s.name or "(no name)")
                          for s in self.result.record.students)
@@ -68,7 +85,7 @@ class TutorRow:
         record, answer, current, stored = self.result.record, self.answer, self.current, self.stored
         return {
             "sheet": self.sheet, "question": self.item.question_id, "check": self.item.check_id,
-            "max_points": f"{self.item.max_points:g}", "hand_in": self.hand_in, "team": record.folder,
+            "max_points": "" if self.unassigned else f"{self.item.max_points:g}", "hand_in": self.hand_in, "team": record.folder,
             "students": self.students, "answer": answer.text, "source": answer.source,
             "needs_human": "yes" if answer.needs_human else "no", "reasons": "; ".join(answer.reasons),
             "margin_notes": "\n---\n".join(answer.margin_notes), "hint": self.hint.summary if self.hint else "",
@@ -94,7 +111,12 @@ class ExportSummary:
 
     @property
     def needs_human(self) -> int:
-        return sum(row.answer.needs_human for row in self.rows)
+        return sum(row.answer.needs_human for row in self.rows if not row.unassigned)
+
+    @property
+    def unassigned(self) -> int:
+        """Hand-ins with text that no question owns."""
+        return sum(row.unassigned for row in self.rows)
 
     @property
     def similar_groups(self) -> int:
@@ -122,14 +144,31 @@ def export_manual(sheet: str, out_file: Path, *, results_dir: Path | None = None
     questions = prose_questions(items)
     jobs = [(results_dir / r.record.folder / "files", answer_files(r.record.main_file, r.record.written_answers))
             for r in results]
-    answers = dict(zip((r.record.file_name for r in results), many_hand_in_answers(jobs, questions,
-                                                                                    workers=workers, limits=limits)))
+    answers = dict(zip((r.record.file_name for r in results), many_hand_in_answers(
+        jobs, questions, workers=workers, limits=limits, unassigned=True)))
     rows = tutor_rows(loaded.rubric.sheet, items, results, answers)
+    loose = without_shared_lines({r.record.file_name: answers[r.record.file_name][UNASSIGNED] for r in results
+                                  if UNASSIGNED in answers[r.record.file_name]})
+    rows += [TutorRow(sheet=loaded.rubric.sheet, item=UNASSIGNED_ITEM, result=r, answer=loose[r.record.file_name],
+                      hint=None) for r in results if r.record.file_name in loose]
     out_file.parent.mkdir(parents=True, exist_ok=True)
     write_tutor_csv(rows, out_file)
     write_tutor_page(rows, items, html_path, title=f"{loaded.rubric.title}: written answers for tutors",
-                     csv_name=out_file.name)
+                     csv_name=out_file.name, figures=_figures_for_page(results, results_dir, html_path))
     return ExportSummary(csv_path=out_file, html_path=html_path, rows=rows)
+
+
+def _figures_for_page(results: list[StoredResult], results_dir: Path, page: Path
+                      ) -> dict[str, list[tuple[str, Figure]]]:
+    """Per hand-in, the figures its run drew, each with its URL relative to the tutors' page."""
+    found = {}
+    for result in results:
+        folder = Path(results_dir) / result.record.folder
+        figures = read_figures(folder)
+        if figures:
+            base = Path(os.path.relpath(folder.resolve(), page.parent.resolve())).as_posix()
+            found[result.record.file_name] = [(quote(f"{base}/{f.file}"), f) for f in figures]
+    return found
 
 
 def tutor_rows(sheet: str, items: list[ManualItem], results: list[StoredResult],
@@ -159,6 +198,44 @@ def tutor_rows(sheet: str, items: list[ManualItem], results: list[StoredResult],
                     same_answer_as=members[0] if label and member != members[0] else "",
                     automatic=_automatic(scorable[member], item)))
     return rows
+
+
+def without_shared_lines(texts: dict[str, AnswerText]) -> dict[str, AnswerText]:
+    """Unassigned text without the lines that more than half of at least three hand-ins share: those are the
+    sheet's own text (title, instructions) copied by everyone, not something a group wrote. Hand-ins left with
+    nothing but piece headers are dropped."""
+    if len(texts) < 3:
+        return texts
+    def key(line: str) -> str:
+        return " ".join(line.casefold().split())
+    counts = Counter(k for answer in texts.values() for k in {key(line) for line in answer.text.splitlines()
+                                                            if line.strip() and not line.startswith("[")})
+    shared = {k for k, n in counts.items() if n * 2 > len(texts)}
+    kept = {}
+    for name, answer in texts.items():
+        pieces = [[header, *[line for line in body if key(line) not in shared]]
+                  for header, *body in _pieces(answer.text)]
+        pieces = [piece for piece in pieces if any(line.strip() for line in piece[1:])]
+        if pieces:
+            text = "\n\n".join("\n".join(piece).strip() for piece in pieces)
+            kept[name] = answer.model_copy(update={"text": text, "source": "; ".join(
+                piece[0].strip("[]") for piece in pieces if piece[0])})
+    return kept
+
+
+def _pieces(text: str) -> list[list[str]]:
+    """Unassigned text split into its pieces: [header line, body lines...] ("[sheet02.ipynb, cell 4]" heads each)."""
+    pieces: list[list[str]] = []
+    previous = ""
+    for line in text.splitlines():
+        if re.fullmatch(r"\[[^\]\n]{1,200}\]", line) and not previous.strip():
+            pieces.append([line])
+        elif pieces:
+            pieces[-1].append(line)
+        else:
+            pieces.append(["", line])
+        previous = line
+    return pieces
 
 
 def write_tutor_csv(rows: list[TutorRow], path: Path) -> Path:

@@ -31,6 +31,7 @@ from grader.store.gradebook import (UNKNOWN_BASE, Gradebook, GradebookError, Man
                               StoredResult)
 from grader.commands.manual.export import gradebook_path, load_course_rubric
 from grader.commands.manual.questions import ManualError
+from grader.prose.extract import UNASSIGNED
 from grader.reports.outputs import write_outputs
 from grader.textsafe import spreadsheet_text
 
@@ -169,6 +170,12 @@ def read_score_lines(path: Path) -> list[ScoreLine]:
             score_id_text=_cell(cells, score_id) if score_id is not None else None)
         if extra:
             problems.append(f"{row.where}: {len(extra)} more cell(s) than the header has columns")
+        if row.question_id == UNASSIGNED:
+            # The export's rows of text assigned to no question: shown to read, never scored.
+            if row.points_text.strip():
+                problems.append(f"{row.where}: the row of text assigned to no question takes no points; enter them "
+                                "on the row of the question that text answers")
+            continue
         rows.append(row)
     if problems:
         raise ManualImportError(path, problems)

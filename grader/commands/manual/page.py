@@ -17,28 +17,38 @@ from typing import TYPE_CHECKING
 from grader.commands.manual.questions import ManualItem
 from grader.reports.document import page
 from grader.reports.page_assets import link_page_assets
+from grader.execution.ran_notebook import Figure
 
 if TYPE_CHECKING:
     from grader.commands.manual.export import TutorRow
 
 _STYLE = ("<style>.answer{border:1px solid #ccc;border-radius:4px;padding:.5em 1em;margin:1em 0}"
           ".answer.flagged{border-color:#d77;background:#fff6f4}.hint{color:#345}.same{font-weight:bold}"
-          ".muted{color:#666}blockquote{white-space:pre-wrap;margin:.5em 0;padding:.5em;background:#f7f7f7}"
+          ".muted{color:#666}img.thumb{max-height:14em;margin:.3em .3em 0 0}blockquote{white-space:pre-wrap;margin:.5em 0;padding:.5em;background:#f7f7f7}"
           "</style>")
 
 
 def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, *, title: str,
-                     csv_name: str) -> Path:
+                     csv_name: str, figures: dict[str, list[tuple[str, Figure]]] | None = None) -> Path:
+    """figures: per hand-in, (URL relative to the page, figure) of what the grader's run of its code drew;
+    each is shown with the hand-in's answer to the question its cell belongs to."""
+    figures = figures or {}
     body = [_STYLE, f"<h1>{_e(title)}</h1>",
             (f"<p>Enter points and comments in <code>{_e(csv_name)}</code>, then run "
              f"<code>grader manual import {_e(csv_name)}</code>. The hints are suggestions from the model "
              "answer's key points, never a score.</p>")]
+    loose = [row for row in rows if row.unassigned]
+    rows = [row for row in rows if not row.unassigned]
     by_item = {key: list(group) for key, group in groupby(rows, key=lambda r: (r.item.question_id, r.item.check_id))}
     body.append("<ul class=\"math\">" + "".join(
         f"<li><a href=\"#{_anchor(i)}\">{_e(i.question_id)} {_e(i.title)}: {_e(i.check_id)}</a> "
-        f"({len(by_item.get((i.question_id, i.check_id), []))} answers)</li>" for i in items) + "</ul>")
+        f"({len(by_item.get((i.question_id, i.check_id), []))} answers)</li>" for i in items)
+        + (f"<li><a href=\"#unassigned\">Text assigned to no question</a> ({len(loose)} hand-ins)</li>"
+           if loose else "") + "</ul>")
     for item in items:
-        body.extend(_section(item, by_item.get((item.question_id, item.check_id), [])))
+        body.extend(_section(item, by_item.get((item.question_id, item.check_id), []), figures))
+    if loose:
+        body.extend(_unassigned_section(loose))
     text = page(title, "\n".join(body), assets=link_page_assets(path))
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
@@ -46,7 +56,7 @@ def write_tutor_page(rows: list[TutorRow], items: list[ManualItem], path: Path, 
     return path
 
 
-def _section(item: ManualItem, rows: list[TutorRow]) -> list[str]:
+def _section(item: ManualItem, rows: list[TutorRow], figures: dict[str, list[tuple[str, Figure]]]) -> list[str]:
     parts = [(f"<h2 id=\"{_anchor(item)}\" class=\"math\">{_e(item.question_id)} {_e(item.title)}: {_e(item.check_id)} "
               f"({item.max_points:g} points)</h2>")]
     if item.description:
@@ -79,12 +89,26 @@ def _section(item: ManualItem, rows: list[TutorRow]) -> list[str]:
         end = index + 1
         while group and end < len(rows) and rows[end].similar_group == group:
             end += 1
-        parts.append(_answer_box(rows[index:end]))
+        parts.append(_answer_box(rows[index:end], figures))
         index = end
     return parts
 
 
-def _answer_box(rows: list[TutorRow]) -> str:
+def _unassigned_section(rows: list[TutorRow]) -> list[str]:
+    """Per hand-in, the text that no question owns, each piece headed by where it is: nothing a group wrote
+    is out of the tutor's sight, and a missed answer can be scored on its question's row."""
+    parts = ["<h2 id=\"unassigned\">Text assigned to no question</h2>",
+             "<p>The grader found this text in the hand-ins but could not tell which question it belongs to "
+             "(an unrecognised label, text below a code cell, a note). Check whether it answers a question, and "
+             "score it on that question's row.</p>"]
+    for row in rows:
+        parts.append(f"<div class=\"answer flagged unassigned\"><p><strong>{_e(row.hand_in)}</strong>"
+                     + (f" · {_e(row.students)}" if row.students else "")
+                     + f" · found at {_e(row.answer.source)}</p><blockquote>{_e(row.answer.text)}</blockquote></div>")
+    return parts
+
+
+def _answer_box(rows: list[TutorRow], figures: dict[str, list[tuple[str, Figure]]]) -> str:
     first = rows[0]
     flagged = any(row.answer.needs_human for row in rows)
     parts = [f"<div class=\"answer{' flagged' if flagged else ''}\">"]
@@ -99,12 +123,12 @@ def _answer_box(rows: list[TutorRow]) -> str:
         parts.append(f"<p class=\"hint\">Suggestion: {_e(first.hint.summary)}</p>")
     parts.append("<ul>")
     for row in rows:
-        parts.append(f"<li>{_member(row)}</li>")
+        parts.append(f"<li>{_member(row, figures.get(row.hand_in, []))}</li>")
     parts.append("</ul></div>")
     return "".join(parts)
 
 
-def _member(row: TutorRow) -> str:
+def _member(row: TutorRow, figures: list[tuple[str, Figure]]) -> str:
     answer = row.answer
     bits = [f"<strong>{_e(row.hand_in)}</strong>"]
     if row.students:
@@ -122,6 +146,11 @@ def _member(row: TutorRow) -> str:
         text += "<br>Margin notes:<blockquote>" + _e("\n---\n".join(answer.margin_notes)) + "</blockquote>"
     if row.automatic:
         text += f"<br><span class=\"muted\">Automatic checks: {_e(row.automatic)}</span>"
+    drawn = [(src, f) for src, f in figures if f.question == row.item.question_id]
+    if drawn:
+        text += "<br>Figures its code drew for this question when the grader ran it:<br>" + "".join(
+            f"<img class=\"figure thumb\" src=\"{_e(src)}\" alt=\"figure drawn by cell {_e(f.cell)} of "
+            f"{_e(row.hand_in)}\">" for src, f in drawn)
     current = row.current
     if current is not None:
         comment = f", “{_e(current[1])}”" if current[1] else ""

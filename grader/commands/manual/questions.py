@@ -8,17 +8,13 @@ and cut it, comes from the model answers' `question` field when the course has o
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from grader.rubric.model_answers import ModelAnswer, ModelAnswersError, SheetAnswers, rubric_answers
-from grader.prose.questions import ProseQuestion
+from grader.prose.questions import ProseQuestion, task_and_part
 from grader.rubric.load import LoadedRubric
 from grader.rubric.models import ManualCheck
 
-_ID = re.compile(r"^(?P<numbers>\d+(?:\.\d+)*)\.?(?P<rest>.*)$")
-# Sheets number tasks with one ("Task 3") or two levels ("Exercise 11.2"); deeper numbers are parts.
-_TASK_LEVELS = 2
 
 
 class ManualError(Exception):
@@ -35,17 +31,6 @@ class ManualItem:
     max_points: float
     description: str
     model: ModelAnswer | None  # the model answer the check is scored against, if the course has one
-
-
-def task_and_part(question_id: str) -> tuple[str, str]:
-    """("11.2", "3 b") for "11.2.3b", ("1", "a") for "1a", ("11.3", "c") for "11.3c"."""
-    found = _ID.match(question_id)
-    if found is None:  # no leading number: the whole id is the part of an unnamed task
-        return "", question_id
-    numbers = found.group("numbers").split(".")
-    rest = [found.group("rest")] if found.group("rest") else []
-    levels = _TASK_LEVELS if len(numbers) >= _TASK_LEVELS else 1
-    return ".".join(numbers[:levels]), " ".join(numbers[levels:] + rest)
 
 
 def load_answers(loaded: LoadedRubric) -> SheetAnswers | None:

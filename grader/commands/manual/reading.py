@@ -14,7 +14,9 @@ hand-in files for the similarity report (`read_files` with `code_chars`).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import select
 import subprocess
 import sys
@@ -27,9 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import grader
-from grader.prose.extract import AnswerText, HandInReadError, ProseQuestion
+from grader.prose.extract import UNASSIGNED, AnswerText, HandInReadError, ProseQuestion
 from grader.prose.sources import SUPPORTED_SUFFIXES
 
+_LOG = logging.getLogger("grader.pdf")
 MAX_FILE_BYTES = 100 * 1024 * 1024
 _CPU_SECONDS = 60
 _WALL_SECONDS = 90
@@ -63,6 +66,8 @@ class FileRequest:
 @dataclass
 class FileReply:
     answers: dict[str, AnswerText] | None = None
+    unassigned: AnswerText | None = None  # the file's text that no question owns (question_id UNASSIGNED)
+    warnings: list[str] = field(default_factory=list)  # what the PDF reader warned about while reading it
     answers_error: str | None = None  # why the file's written answers could not be read (it names the file)
     code: list[dict] | None = None  # [{"label", "text", "question"}] (grader.commands.similarity.sources.read_code)
     code_notes: list[str] = field(default_factory=list)
@@ -85,6 +90,8 @@ def pdf_text(path: Path, pages: int = TEAM_PAGES, limits: ReadLimits = DEFAULT_L
     reply = read_files([FileRequest(path, text_pages=pages)], workers=1, limits=limits)[0]
     if isinstance(reply, HandInReadError):
         raise ValueError(f"cannot read team information from '{path.name}': {reply}") from None
+    for warning in reply.warnings:  # kept off the terminal's bare output: said with the hand-in and file
+        _LOG.warning("%s: %s: the PDF reader warned: %s", hand_in_of(path.parent), path.name, warning)
     if reply.text is None:
         raise ValueError(f"cannot read team information from '{path.name}': {reply.text_error or 'no text'}")
     return reply.text
@@ -147,14 +154,18 @@ def hand_in_answers(files_dir: Path, files: Sequence[str], questions: list[Prose
 
 
 def many_hand_in_answers(jobs: Sequence[tuple[Path, Sequence[str]]], questions: list[ProseQuestion], *,
-                         workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS
+                         workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS, unassigned: bool = False
                          ) -> list[dict[str, AnswerText]]:
-    """hand_in_answers for several hand-ins at once (`workers` children read their files one after another)."""
+    """hand_in_answers for several hand-ins at once (`workers` children read their files one after another).
+
+    unassigned=True adds, under the key UNASSIGNED, the text of every file that no question owns, each piece
+    headed by its file and place ("[answers.md, lines 4-9]"), when there is any."""
     requests = [FileRequest(Path(files_dir) / name, questions) for files_dir, files in jobs for name in files]
     replies = iter(read_files(requests, workers=workers, limits=limits))
     merged = []
     for files_dir, files in jobs:
         per_file: list[tuple[str, dict[str, AnswerText] | str]] = []
+        loose: list[tuple[str, AnswerText]] = []
         for name in files:
             reply = next(replies)
             failure = str(reply) if isinstance(reply, HandInReadError) else reply.answers_error
@@ -162,8 +173,29 @@ def many_hand_in_answers(jobs: Sequence[tuple[Path, Sequence[str]]], questions: 
                 per_file.append((name, failure.replace(str(Path(files_dir) / name), f"'{name}'")))
             else:
                 per_file.append((name, reply.answers or {}))
-        merged.append(merge_answers(per_file, [q.id for q in questions]))
+                for warning in reply.warnings:
+                    _LOG.warning("%s: %s: the PDF reader warned: %s", hand_in_of(files_dir), name, warning)
+                if reply.unassigned is not None:
+                    loose.append((name, reply.unassigned))
+        answers = merge_answers(per_file, [q.id for q in questions])
+        if unassigned and loose:
+            answers[UNASSIGNED] = _merge_unassigned(loose)
+        merged.append(answers)
     return merged
+
+
+def hand_in_of(files_dir: Path) -> str:
+    """The hand-in's output folder (OUT/<folder>/files) for messages about its files."""
+    files_dir = Path(files_dir)
+    return files_dir.parent.name if files_dir.name == "files" else files_dir.name
+
+
+def _merge_unassigned(loose: Sequence[tuple[str, AnswerText]]) -> AnswerText:
+    """The unassigned text of several files as one, each piece's header naming its file too."""
+    texts = [re.sub(r"(?m)^\[(?=(?:cells?|lines?|pages?) )", f"[{name}, ", text.text) for name, text in loose]
+    text = "\n\n".join(texts)
+    return AnswerText(question_id=UNASSIGNED, text=text, found=True, needs_human=True,
+                      source="; ".join(re.findall(r"(?m)^\[([^\]\n]+)\]$", text)), reasons=loose[0][1].reasons)
 
 
 class _ReaderChild:
@@ -215,8 +247,11 @@ class _ReaderChild:
             if not reply.get("ok"):
                 raise HandInReadError(str(reply.get("error") or f"{path}: unreadable"))
             answers = reply.get("answers")
+            unassigned = reply.get("unassigned")
             return FileReply(
                 answers=None if answers is None else {qid: AnswerText.model_validate(a) for qid, a in answers.items()},
+                unassigned=None if unassigned is None else AnswerText.model_validate(unassigned),
+                warnings=[str(w)[:300] for w in (reply.get("warnings") or [])[:20]],
                 answers_error=None if reply.get("answers_error") is None else str(reply["answers_error"]),
                 code=_code_units(reply.get("code")), code_notes=[str(n) for n in reply.get("code_notes") or []],
                 code_error=None if reply.get("code_error") is None else str(reply["code_error"]),
