@@ -22,10 +22,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from rich.console import Console
 
+from grader.cluster.errors import ClusterError, SchedulerLost
 from grader.rubric.fingerprint import rubric_fingerprint
 from grader.execution.pool import WarmPool
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
@@ -42,6 +45,9 @@ from grader.scoring.sheet import execution_settings
 from grader.commands.similarity.run import similarity_after_grading
 from grader.store.gradebook import Gradebook, GradebookError
 from grader.store.layout import BATCH_FILES, assign_folders, folder_name
+
+if TYPE_CHECKING:
+    from grader.cluster.address import ClusterOptions
 
 MANIFEST_NAME = "manifest.csv"
 
@@ -65,6 +71,7 @@ class BatchOptions:
     unsafe_no_sandbox: bool = False  # allow the process fallback when bubblewrap cannot run
     warm: bool = True  # fork workers from warm sandboxed zygotes (grader/execution/pool.py) under bubblewrap
     now: datetime | None = None  # the reports' "now" (model answers unlock after the deadline); None: the clock
+    cluster: ClusterOptions | None = None  # grade on a Dask cluster (grader/cluster) instead of this machine
 
 
 @dataclass
@@ -81,6 +88,7 @@ class BatchSummary:
     sandbox: str = ""
     protections_off: list[str] = field(default_factory=list)
     similar_pairs: int | None = None  # pairs the similarity report flags (not cleared); None: no report made
+    lost: str | None = None  # the cluster's scheduler went away midway: what happened, how many are left
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class _Context:
     out: Path
     # Output folder per hand-in name where it is not folder_name(name), and why (see assign_folders).
     folders: dict[str, tuple[str, str]] = field(default_factory=dict)
+    loaded: LoadedRubric | None = None
 
     def grade(self, path: Path) -> GradingRecord:
         """Take in and grade one hand-in (never raises: grade_hand_in turns a grader failure into the record)."""
@@ -109,12 +118,21 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
     """
     # Started before anything slow: the zygotes import torch while the course's code is loaded, the hand-ins
     # are hashed and the reference is planned.
-    pool = _early_pool(options) if options.warm else None
+    pool = _early_pool(options) if options.warm and options.cluster is None else None
     try:
         return _run_batch(options, console, pool)
     finally:
         if pool is not None:
             pool.close()
+
+
+def _scheduler(options: BatchOptions, pool: WarmPool | None, jobs: int, console: Console | None) -> HandInScheduler:
+    """The local threads over this machine's sandbox, or the Dask cluster (which needs no sandbox here)."""
+    if options.cluster is None:
+        return LocalScheduler(_find_sandbox(options.unsafe_no_sandbox), pool, jobs)
+    from grader.cluster.scheduling import DaskScheduler
+
+    return DaskScheduler(options.cluster, console, require_sandbox=not options.unsafe_no_sandbox, warm=options.warm)
 
 
 def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | None) -> BatchSummary:
@@ -128,9 +146,8 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
         raise BatchError(str(exc)) from None
     timing = TimingRule(_read_manifest(options, loaded), options.deadline or loaded.rubric.deadline,
                         loaded.rubric.late_policy, use_file_dates=options.times == "mtime")
-    sandbox = _find_sandbox(options.unsafe_no_sandbox)
-    protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
     jobs = max(1, options.jobs or os.cpu_count() or 1)
+    scheduler = _scheduler(options, pool, jobs, console)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     db_path = Path(options.db) if options.db else out / "gradebook.db"
@@ -141,8 +158,8 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
         book = Gradebook.open(db_path)
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
-    with book:
-        summary = BatchSummary(run_id=0, db_path=db_path, sandbox=sandbox.name, protections_off=protections_off)
+    with book, _closing(scheduler):
+        summary = BatchSummary(run_id=0, db_path=db_path)
         todo: list[Path] = []
         stored_timings = book.timings(sheet)
         for path in hand_ins:
@@ -154,18 +171,25 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
                     summary.retimed.append(hand_in_name(path))
             else:
                 todo.append(path)
+        rules = IntakeRules(loaded.rubric.naming, timing, IntakeRules.sheet_number_of(sheet), pdf_text)
+        if todo:
+            try:
+                scheduler.open(loaded, rubric_sha, rules)  # a cluster: connected, its workers ready
+            except ClusterError as exc:
+                raise BatchError(str(exc)) from None
+        summary.sandbox, summary.protections_off = scheduler.sandbox_name, scheduler.protections_off
         summary.run_id = book.start_run(sheet=sheet, input_dir=str(Path(options.hand_ins).resolve()),
                                         rubric_sha256=rubric_sha, engine_version=ENGINE_VERSION,
-                                        sandbox=sandbox.name, jobs=jobs, forced=options.force)
+                                        sandbox=scheduler.sandbox_name, jobs=jobs, forced=options.force)
         status = "failed"
         try:
             if todo:
                 # Planning runs the reference on every case: once per batch, and only when there is work.
-                rules = IntakeRules(loaded.rubric.naming, timing, IntakeRules.sheet_number_of(sheet), pdf_text)
-                context = _Context(planned=plan_sheet(loaded, rubric_sha256=rubric_sha), rules=rules,
-                                   sandbox=pool if pool is not None and sandbox is pool.base else sandbox, out=out,
-                                   folders=folders)
-                _grade_all(todo, context, jobs, book, summary, console)
+                # (A cluster's workers plan with their own copy of the course.)
+                planned = plan_sheet(loaded, rubric_sha256=rubric_sha) if scheduler.needs_plans else None
+                context = _Context(planned=planned, rules=rules, sandbox=scheduler.sandbox,  # type: ignore[arg-type]
+                                   out=out, folders=folders, loaded=loaded)
+                _grade_all(todo, context, scheduler, book, summary, console)
         except KeyboardInterrupt:  # while planning; _grade_all handles its own
             summary.interrupted = True
         else:
@@ -187,6 +211,14 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
     return summary
 
 
+@contextmanager
+def _closing(scheduler: HandInScheduler) -> Iterator[HandInScheduler]:
+    try:
+        yield scheduler
+    finally:
+        scheduler.close()
+
+
 def _retime(book: Gradebook, stored: tuple[int, HandInTiming], new: HandInTiming) -> bool:
     """Store `new` for an unchanged hand-in whose time or lateness changed (a manifest or deadline that came
     later); True when it did."""
@@ -202,32 +234,78 @@ def _retime(book: Gradebook, stored: tuple[int, HandInTiming], new: HandInTiming
 # --- the parallel loop ------------------------------------------------------------------------------------
 
 
-def _grade_all(todo: list[Path], context: _Context, jobs: int, book: Gradebook, summary: BatchSummary,
-               console: Console | None) -> None:
-    """Grade in `jobs` threads; the calling thread alone writes to the gradebook, one commit per hand-in."""
-    pending: queue.Queue[Path] = queue.Queue()
-    for item in todo:
-        pending.put(item)
-    done: queue.Queue[GradingRecord] = queue.Queue()
-    stop = threading.Event()
+class HandInScheduler(Protocol):
+    """How the hand-ins of a batch get graded: by threads over the local sandbox, or on a Dask cluster.
 
-    def work() -> None:
-        while not stop.is_set():
-            try:
-                path = pending.get_nowait()
-            except queue.Empty:
-                return
-            progress.started(hand_in_name(path))
-            done.put(context.grade(path))
+    Every scheduler grades a hand-in with the same front doors (take_in, then grade_hand_in) and yields each
+    record once, as it completes; the batch alone stores them. `sandbox_name` and `protections_off` describe
+    where the code runs (known once `open` has returned)."""
 
-    progress = BatchProgress(console, f"grading {context.planned.sheet}", total=len(todo))
-    with progress:
+    sandbox: Sandbox | None  # this machine's sandbox for the hand-ins; None when they run elsewhere
+    sandbox_name: str
+    protections_off: list[str]
+    needs_plans: bool  # whether the coordinator's context must hold the planned sheet
+
+    def open(self, loaded: LoadedRubric, rubric_sha256: str, rules: IntakeRules) -> None: ...
+
+    def grade(self, todo: list[Path], context: _Context, progress: BatchProgress) -> Iterator[GradingRecord]: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LocalScheduler:
+    """`jobs` grader threads over this machine's sandbox (the warm pool when there is one)."""
+
+    needs_plans = True
+
+    def __init__(self, sandbox: Sandbox, pool: WarmPool | None, jobs: int) -> None:
+        self.sandbox = pool if pool is not None and sandbox is pool.base else sandbox
+        self.sandbox_name = sandbox.name
+        self.protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
+        self.jobs = jobs
+        self._stop = threading.Event()
+
+    def open(self, loaded: LoadedRubric, rubric_sha256: str, rules: IntakeRules) -> None:
+        pass
+
+    def grade(self, todo: list[Path], context: _Context, progress: BatchProgress) -> Iterator[GradingRecord]:
+        pending: queue.Queue[Path] = queue.Queue()
+        for item in todo:
+            pending.put(item)
+        done: queue.Queue[GradingRecord] = queue.Queue()
+
+        def work() -> None:
+            while not self._stop.is_set():
+                try:
+                    path = pending.get_nowait()
+                except queue.Empty:
+                    return
+                progress.started(hand_in_name(path))
+                done.put(context.grade(path))
+
         # Daemon threads: after Ctrl-C the process may exit without waiting for hand-ins still in the sandbox.
-        for number in range(min(jobs, len(todo))):
+        for number in range(min(self.jobs, len(todo))):
             threading.Thread(target=work, name=f"grade-{number}", daemon=True).start()
+        for _ in range(len(todo)):
+            yield _next(done)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        pass
+
+
+def _grade_all(todo: list[Path], context: _Context, scheduler: HandInScheduler, book: Gradebook,
+               summary: BatchSummary, console: Console | None) -> None:
+    """Grade through the scheduler; the calling thread alone writes to the gradebook, one commit per hand-in."""
+    progress = BatchProgress(console, f"grading {context.loaded.rubric.sheet}",
+                             total=len(todo))
+    with progress:
         try:
-            for _ in range(len(todo)):
-                record = _next(done)
+            for record in scheduler.grade(todo, context, progress):
                 book.record(summary.run_id, record)
                 summary.graded.append(record.file_name)
                 failed = bool(record.error or record.status == "error")
@@ -235,8 +313,13 @@ def _grade_all(todo: list[Path], context: _Context, jobs: int, book: Gradebook, 
                     summary.failed.append(record.file_name)
                 progress.finished(record.file_name, failed=failed)
         except KeyboardInterrupt:
-            stop.set()
+            scheduler.stop()
             summary.interrupted = True
+        except SchedulerLost as exc:
+            scheduler.stop()
+            summary.interrupted = True
+            summary.lost = f"{exc}; {len(summary.graded)} hand-in(s) graded and stored in this run, " \
+                           f"{len(todo) - len(summary.graded)} left"
 
 
 def _next(done: queue.Queue[GradingRecord]) -> GradingRecord:

@@ -150,10 +150,25 @@ def grade(
                                          "of the gradebook, one test case per check."),
     warm: bool = typer.Option(True, "--warm/--no-warm", help="Fork each hand-in's worker from a warm sandboxed "
                               "parent that has imported numpy/torch (default), or start a cold sandbox per hand-in."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", envvar="GRADER_SCHEDULER", metavar="ADDRESS",
+                                            help="Grade on the workers of a running Dask cluster, e.g. "
+                                            "tls://grading-head:8786 (docs/cluster.md)."),
+    scheduler_timeout: float = typer.Option(20.0, "--scheduler-timeout", min=0.1, metavar="SECONDS",
+                                            help="How long to try to reach the Dask scheduler and a worker."),
+    insecure: bool = typer.Option(False, "--insecure", help="Allow a plain tcp:// scheduler that is not on this "
+                                  "machine (anyone who reaches it can run code on the workers)."),
+    tls_ca_file: Optional[Path] = typer.Option(None, "--tls-ca-file", envvar="GRADER_TLS_CA_FILE",
+                                               help="The cluster's CA certificate (PEM), for tls://."),
+    tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", envvar="GRADER_TLS_CERT",
+                                            help="This client's certificate (PEM), for tls://."),
+    tls_key: Optional[Path] = typer.Option(None, "--tls-key", envvar="GRADER_TLS_KEY",
+                                           help="This client's private key (PEM), unless it is in --tls-cert."),
 ) -> None:
     """Grade a folder of hand-ins (or one) in parallel; resumes where a stopped run ended.
 
-    Exit 0, 2 on a usage error (no hand-ins, no rubric, no sandbox), 130 if interrupted."""
+    Exit 0, 2 on a usage error (no hand-ins, no rubric, no sandbox, no cluster), 130 if interrupted, 1 if the
+    cluster's scheduler was lost midway."""
+    from grader.cluster.address import ClusterOptions, TlsFiles
     from grader.commands.batch import BatchError, BatchOptions, run_batch
 
     if times not in ("manifest", "mtime"):
@@ -161,9 +176,16 @@ def grade(
                      "where the manifest has no row)")
     try:
         override = _deadline_option(deadline, sheet, course) if deadline is not None else None
+        cluster = None
+        if scheduler:
+            if (tls_ca_file is None) != (tls_cert is None):
+                raise BatchError("--tls-ca-file and --tls-cert go together (and --tls-key unless the key is in the "
+                                 "certificate file)")
+            tls = TlsFiles(tls_ca_file, tls_cert, tls_key) if tls_ca_file and tls_cert else None
+            cluster = ClusterOptions(scheduler, tls=tls, insecure=insecure, connect_timeout=scheduler_timeout)
         options = BatchOptions(hand_ins=hand_ins, sheet=sheet, out=out, course=course, jobs=jobs, force=force, db=db,
                                manifest=manifest, times=times, deadline=override,  # type: ignore[arg-type]
-                               unsafe_no_sandbox=unsafe_no_sandbox, warm=warm)
+                               unsafe_no_sandbox=unsafe_no_sandbox, warm=warm, cluster=cluster)
         summary = run_batch(options, console=console)
     except BatchError as exc:
         _usage_error(str(exc))
@@ -184,6 +206,10 @@ def grade(
                       f"({out / 'similarity.html'})")
     if junit is not None:
         console.print(f"wrote {_write_batch_junit(summary.db_path, sheet, junit)}")
+    if summary.lost:
+        console.print(f"[red]cluster lost:[/red] {escape(summary.lost)}; what was graded is stored: run the same "
+                      "command again to grade the rest", highlight=False)
+        raise typer.Exit(1)
     if summary.interrupted:
         console.print("[yellow]interrupted:[/yellow] run the same command again to grade the rest")
         raise typer.Exit(130)

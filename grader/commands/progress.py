@@ -36,6 +36,8 @@ class BatchProgress:
         self._start = clock()
         self._live: Progress | None = None
         self._task = None
+        # Where the hand-ins are graded, when that changes during the run (a cluster's "2 workers connected").
+        self.where: Callable[[], str] | None = None
 
     def __enter__(self) -> BatchProgress:
         self._start = self._clock()
@@ -86,6 +88,8 @@ class BatchProgress:
         left = self.seconds_left()
         if self.done < self.total:
             parts.append("estimating the time left" if left is None else f"about {_clock_text(left)} left")
+        if self.where is not None:
+            parts.append(self.where())
         if running:
             parts.append("now: " + ", ".join(running))
         return " · ".join(parts)

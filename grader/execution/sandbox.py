@@ -240,9 +240,12 @@ class Sandbox(ABC):
 class BubblewrapSandbox(Sandbox):
     name = "bubblewrap"
 
-    def __init__(self, bwrap: str) -> None:
+    def __init__(self, bwrap: str, devices: Sequence[str] = ()) -> None:
         super().__init__()
         self.bwrap = bwrap
+        # Device files bound into every sandbox at the same path, read-write (a GPU a Dask worker was started
+        # with: grader/cluster/devices.py). None by default: the sandbox's /dev is bubblewrap's minimal set.
+        self.devices = tuple(devices)
         help_text = subprocess.run([bwrap, "--help"], capture_output=True, text=True).stdout
         # Both options exist in bubblewrap 0.8; older versions run without them and say so.
         self._can_size_tmpfs = "--size" in help_text
@@ -300,7 +303,13 @@ class BubblewrapSandbox(Sandbox):
         # a venv) stays visible instead of being hidden by the empty /tmp.
         for path in _python_paths() + list(readonly):
             command += ["--ro-bind", str(path), str(path)]
+        for device in self.devices:
+            command += ["--dev-bind", device, device]
         return command
+
+    def with_devices(self, devices: Sequence[str]) -> BubblewrapSandbox:
+        """The same sandbox with these device files visible inside (and no others beyond the minimal set)."""
+        return BubblewrapSandbox(self.bwrap, devices)
 
     def _namespace_args(self) -> list[str]:
         args = ["--unshare-all", "--unshare-user"]

@@ -15,6 +15,8 @@ from grader.intake.naming import NamingRule
 
 DottedPath = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")]
 Dim = Union[int, str]
+# A name `dask worker --resources "NAME=1"` can declare: no blanks, '=' or ',' that would split it there.
+ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")]
 
 
 class Strict(BaseModel):
@@ -315,6 +317,9 @@ class Rubric(Strict):
     model_answers: str | None = None
     master_notebook: str | None = None  # the model solution with solution markup, relative to the course root
     seed: int = 0
+    # What one hand-in needs on a Dask worker (grader/cluster): passed as Dask worker resources, so these
+    # hand-ins only go to workers started with them (`dask worker ... --resources "GPU=1"`). Unused locally.
+    resources: dict[ResourceName, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = {}
     questions: list[Question] = Field(min_length=1)
 
     @model_validator(mode="after")
