@@ -1,0 +1,276 @@
+"""One graded sheet as the review page shows it: hand-ins, tutor checks, answers, groups, and the outputs.
+
+Loaded once when `grader review` starts: the rubric and model answers, the latest grading of every hand-in
+(what `grader grade` stored), and every hand-in's written answers, read with the same bounded child processes
+as `grader manual export` and cached in the gradebook per hand-in content, so a restart reads only new
+uploads. Scores, items, overrides and assignments are not kept here: every request reads them from the
+gradebook, so several tutors (and a `grader manual import` meanwhile) always see the current state.
+
+After every save the outputs of `grader grade` (gradebook.csv, the hand-ins' results.json and feedback,
+summary.html) are rebuilt from the gradebook by `write_outputs`, exactly as `grader manual import` does, in a
+background thread (`OutputWriter`): the save's transaction is committed before the page answers, and the
+files follow within a second or two even at 400 hand-ins (rebuilding gradebook.csv and summary.html takes
+longer than a page may).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader.gradebook import GradingRecord, StoredResult
+from grader.manual.export import gradebook_path, load_course_rubric
+from grader.manual.questions import ManualError, ManualItem, load_answers, manual_items, prose_questions
+from grader.manual.reading import DEFAULT_LIMITS, ReadLimits, answer_files, many_hand_in_answers
+from grader.overrides import apply_overrides
+from grader.prose.extract import AnswerText
+from grader.prose.similarity import group_similar_answers
+from grader.reports.outputs import write_outputs
+from grader.review.store import ReviewStore
+
+
+@dataclass
+class HandIn:
+    number: int  # 1-based, in file-name order: what assignments' ranges count
+    id: int  # the gradebook's submission id: the only way a URL names a hand-in
+    record: GradingRecord  # the latest grading, as `grader grade` stored it (without overrides)
+    pseudonym: str  # shown instead of names in anonymous mode
+
+    @property
+    def file_name(self) -> str:
+        return self.record.file_name
+
+    def names(self) -> str:
+        return "; ".join(f"{s.name or '(no name)'} ({s.student_id})" if s.student_id else (s.name or "(no name)")
+                         for s in self.record.students)
+
+
+@dataclass
+class CheckQueue:
+    """A tutor check and the answers waiting for it: units of one answer or of a group of alike answers."""
+
+    item: ManualItem
+    units: list[list[str]] = field(default_factory=list)  # file names; a group's members together
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.item.question_id, self.item.check_id
+
+    @property
+    def answers(self) -> int:
+        return sum(len(unit) for unit in self.units)
+
+
+class ReviewedSheet:
+    def __init__(self, out: Path, *, sheet: str | None = None, course: Path = Path("."), db: Path | None = None,
+                 workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS, say=lambda text: None) -> None:
+        self.out = Path(out)
+        self.db_path = gradebook_path(self.out, db)
+        self.sheet = sheet or _only_sheet(self.db_path)
+        self.loaded = load_course_rubric(self.sheet, course)
+        self.model_answers = load_answers(self.loaded)
+        self.items = manual_items(self.loaded, self.model_answers)
+        self.store = ReviewStore(self.db_path, self.sheet)
+        book = self.store.gradebook()
+        # The automatic results as graded: the page shows overrides beside them, read afresh per request.
+        results = book.results(self.sheet, with_overrides=False)
+        if not results:
+            raise ManualError(f"{self.db_path}: no graded hand-ins for {self.sheet}")
+        ids = {row[1]: row[0] for row in self.store.db.execute(
+            "SELECT id, file_name FROM submissions WHERE sheet = ?", (self.sheet,))}
+        pseudonyms = _pseudonyms([r.record.file_name for r in results], self.sheet)
+        self.hand_ins = [HandIn(number, ids[r.record.file_name], r.record, pseudonyms[r.record.file_name])
+                         for number, r in enumerate(results, start=1)]
+        self.by_name = {h.file_name: h for h in self.hand_ins}
+        self.by_id = {h.id: h for h in self.hand_ins}
+        self.answers = self._read_answers(workers, limits, say)
+        self._groups = {q.id: group_similar_answers({name: answers[q.id].text for name, answers in self.answers.items()
+                                                     if q.id in answers and answers[q.id].found})
+                        for q in prose_questions(self.items)}
+        self.similarity = book.similarity(self.sheet)
+        self.queues: dict[tuple[str, str], CheckQueue] = {}
+        self._lock = threading.Lock()
+        self.regroup()
+        for item in self.items:
+            self.store.seed_items(item.question_id, item.check_id, seed_items(item), "grader")
+        self.auto_questions = [q.question_id for q in self.hand_ins[0].record.questions
+                               if any(c.status != "pending" for h in self.hand_ins
+                                      for qq in h.record.questions if qq.question_id == q.question_id
+                                      for c in qq.checks)]
+        self.writer = OutputWriter(self)
+
+    def _read_answers(self, workers: int | None, limits: ReadLimits, say) -> dict[str, dict[str, AnswerText]]:
+        cached = self.store.cached_answers()
+        questions = prose_questions(self.items)
+        wanted = {q.id for q in questions}
+        todo = [h for h in self.hand_ins
+                if h.file_name not in cached or cached[h.file_name][0] != h.record.content_sha256
+                or not wanted <= set(cached[h.file_name][1])]
+        if todo and questions:
+            say(f"reading the written answers of {len(todo)} hand-in(s) (cached for the next start)")
+            jobs = [(self.out / h.record.folder / "files", answer_files(h.record.main_file, h.record.written_answers))
+                    for h in todo]
+            read = many_hand_in_answers(jobs, questions, workers=workers, limits=limits)
+            found = {h.file_name: (h.record.content_sha256, answers) for h, answers in zip(todo, read)}
+            self.store.cache_answers(found)
+            cached.update(found)
+        return {h.file_name: cached.get(h.file_name, ("", {}))[1] for h in self.hand_ins}
+
+    def regroup(self) -> None:
+        """(Re)build every check's units from the groups of alike answers and the tutors' splits."""
+        splits = self.store.splits()
+        queues = {}
+        for item in self.items:
+            pending = [h.file_name for h in self.hand_ins if _pending(h.record, item)]
+            waiting = set(pending)
+            taken_out = splits.get(item.question_id, set())
+            group_of: dict[str, list[str]] = {}
+            for members in self._groups.get(item.question_id, []):
+                kept = [m for m in members if m in waiting and m not in taken_out]
+                if len(kept) > 1:
+                    for m in kept:
+                        group_of[m] = kept
+            units, placed = [], set()
+            for name in pending:
+                if name in placed:
+                    continue
+                unit = group_of.get(name, [name])
+                placed.update(unit)
+                units.append(unit)
+            queues[(item.question_id, item.check_id)] = CheckQueue(item, units)
+        with self._lock:
+            self.queues = queues
+
+    def alike_answers(self, question_id: str) -> list[list[str]]:
+        """The groups of alike answers to a question as found (before any split): what consistency is judged on."""
+        return self._groups.get(question_id, [])
+
+    def current(self, hand_in: HandIn) -> StoredResult:
+        """The hand-in's result as the reports show it now: its manual scores and overrides applied."""
+        book = self.store.gradebook()
+        manual = {(s.question_id, s.check_id): s for s in book.manual_history(self.sheet, hand_in.file_name)}
+        overrides = book.check_overrides(self.sheet, hand_in.file_name).get(hand_in.file_name, {})
+        return apply_overrides(StoredResult(0, 0, hand_in.record, manual), overrides)
+
+    def all_current(self) -> list[StoredResult]:
+        """Every hand-in's result now: the stored gradings with the current manual scores and overrides."""
+        book = self.store.gradebook()
+        manual: dict[str, dict] = {}
+        for score in self.store.all_latest_scores():
+            manual.setdefault(score.file_name, {})[(score.question_id, score.check_id)] = score
+        overrides = book.check_overrides(self.sheet)
+        return [apply_overrides(StoredResult(0, 0, h.record, manual.get(h.file_name, {})),
+                                overrides.get(h.file_name, {})) for h in self.hand_ins]
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.store.close()
+
+
+def seed_items(item: ManualItem) -> list[tuple[float, str, str | None]]:
+    """A check's first items: one per key point of its model answer, sharing the points, and a zero item for
+    an answer that earns nothing (so that it, too, is graded with one key)."""
+    seeds: list[tuple[float, str, str | None]] = []
+    points = item.model.key_points if item.model is not None else []
+    if points:
+        share = round(item.max_points / len(points), 2)
+        for index, point in enumerate(points):
+            last = index == len(points) - 1
+            seeds.append((round(item.max_points - share * (len(points) - 1), 2) if last else share,
+                          point.summary, point.id))
+    else:
+        seeds.append((item.max_points, "Correct and complete", None))
+    seeds.append((0.0, "Nothing that earns points", None))
+    return seeds
+
+
+class OutputWriter:
+    """Rebuilds the outputs after saves, one rebuild at a time, folding the saves made meanwhile into the next."""
+
+    def __init__(self, sheet: ReviewedSheet) -> None:
+        self._sheet = sheet
+        self._pending: set[str] = set()
+        self._busy = False
+        self._stopping = False
+        self._condition = threading.Condition()
+        self.error: str | None = None
+        self.rebuilds = 0
+        self._thread = threading.Thread(target=self._run, name="review outputs", daemon=True)
+        self._thread.start()
+
+    def changed(self, file_names: set[str] | list[str]) -> None:
+        if not file_names:
+            return
+        with self._condition:
+            self._pending.update(file_names)
+            self._condition.notify_all()
+
+    @property
+    def state(self) -> str:
+        with self._condition:
+            if self.error:
+                return f"outputs NOT updated: {self.error}"
+            if self._pending or self._busy:
+                return "outputs updating…"
+            return "outputs up to date"
+
+    def flush(self, timeout: float = 60) -> bool:
+        """Wait until every save so far is in the outputs; False on timeout."""
+        with self._condition:
+            return self._condition.wait_for(lambda: not self._pending and not self._busy, timeout=timeout)
+
+    def stop(self) -> None:
+        self.flush()
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        sheet = self._sheet
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._pending or self._stopping)
+                if self._stopping and not self._pending:
+                    return
+                names, self._pending, self._busy = self._pending, set(), True
+            try:
+                book = sheet.store.gradebook()
+                write_outputs(book.results(sheet.sheet), sheet.loaded, sheet.out, now=datetime.now(UTC),
+                              similarity=book.similarity(sheet.sheet), hand_ins=names)
+                self.error = None
+                self.rebuilds += 1
+            except Exception as exc:  # noqa: BLE001 - shown on every page until a rebuild succeeds
+                self.error = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
+
+
+def _pending(record: GradingRecord, item: ManualItem) -> bool:
+    return any(c.check_id == item.check_id and c.status == "pending" for q in record.questions
+               if q.question_id == item.question_id for c in q.checks)
+
+
+def _pseudonyms(names: list[str], sheet: str) -> dict[str, str]:
+    """Stable labels that say nothing about the names: numbered in the order of a hash of each name."""
+    order = sorted(names, key=lambda n: hashlib.sha256(f"{sheet}\0{n}".encode()).hexdigest())
+    width = len(str(len(names)))
+    return {name: f"Hand-in {index:0{width}d}" for index, name in enumerate(order, start=1)}
+
+
+def _only_sheet(db_path: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as db:
+        sheets = [row[0] for row in db.execute("SELECT DISTINCT sheet FROM submissions ORDER BY sheet")]
+    if len(sheets) != 1:
+        raise ManualError(f"{db_path}: " + (f"holds the sheets {', '.join(sheets)}; name one with --sheet"
+                                            if sheets else "no graded hand-ins; run `grader grade` first"))
+    return sheets[0]
