@@ -25,8 +25,17 @@ def main(path: str) -> None:
     attributes["img"] = {"src", "alt", "width", "height", "class"}
     attributes["a"] = {"href", "class"}
     clean = nh3.clean(body, attributes=attributes, url_schemes={"data"}, link_rel="noopener noreferrer",
-                      strip_comments=True)
+                      strip_comments=True, attribute_filter=_only_local)
     sys.stdout.write(clean)
+
+
+def _only_local(tag: str, attribute: str, value: str) -> str | None:
+    """Images only from the notebook itself (data:image/...), links only to anchors in it: nothing is fetched."""
+    if attribute == "src":
+        return value if value.startswith("data:image/") else None
+    if attribute == "href":
+        return value if value.startswith("#") else None
+    return value
 
 
 if __name__ == "__main__":

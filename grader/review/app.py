@@ -93,8 +93,11 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
         viewer = viewer_of(request)
         if isinstance(viewer, Response):
             return viewer
-        origin = request.headers.get("origin")
-        if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+        # Browsers say where a request comes from: Sec-Fetch-Site (current browsers), else Origin.
+        site, origin = request.headers.get("sec-fetch-site"), request.headers.get("origin")
+        if (site is not None and site != "same-origin") or (
+                site is None and origin is not None
+                and origin != f"{request.url.scheme}://{request.headers.get('host', '')}"):
             return _secure(PlainTextResponse("cross-site request refused", status_code=403))
         form = await request.form()
         data = {key: form.get(key) for key in form.keys()}

@@ -50,7 +50,7 @@ def test_every_request_needs_the_token_and_the_cookie_is_strict(reviewing: Revie
     page = anonymous.get("/q/1a/answer?at=1")
     assert page.status_code == 200 and "ben" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     header_only = TestClient(reviewing.app, base_url="http://127.0.0.1:8899")
     assert header_only.get("/", headers={"Authorization": f"token {reviewing.token('ana')}"}).status_code == 200
     assert header_only.get("/", headers={"Host": "evil.example:8899",
@@ -64,6 +64,7 @@ def test_posts_need_the_csrf_token_and_this_origin(reviewing: Reviewing) -> None
     for bad in ({**data, "csrf": ""}, {**data, "csrf": "0" * 64}, {k: v for k, v in data.items() if k != "csrf"}):
         assert client.post("/q/1a/answer", data=bad).status_code == 403
     assert client.post("/q/1a/answer", data=data, headers={"Origin": "http://evil.example"}).status_code == 403
+    assert client.post("/q/1a/answer", data=data, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
     assert _latest(reviewing) == {}
     ben = reviewing.client("ben")  # another tutor's CSRF token does not fit this session
     assert ben.post("/q/1a/answer", data=data).status_code == 403
