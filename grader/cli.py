@@ -320,10 +320,10 @@ def review(
 
     try:
         serve(ReviewOptions(out=out, host=host, port=port, sheet=sheet, course=course, db=db, tutors=tutor,
-                            head=head, anonymous=anonymous), say=lambda text: console.print(text, highlight=False,
-                                                                                            markup=False))
+                            head=head, anonymous=anonymous),
+              say=lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True))
     except ManualError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from grader.manual.reading import answer_files
 from grader.overrides import override_text
 from grader.prose.hints import hint_for_answer
+from grader.reports.check_text import points_word
 from grader.reports.page_assets import ASSETS_FOLDER, head_tags, page_asset_files
 from grader.review.bounded import RenderError
 from grader.review.notebook import question_cells, ran_notebook, render_notebook
@@ -55,6 +56,7 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["pts"] = lambda value: f"{value:g}"
     env.filters["signed"] = lambda value: f"{value:+g}"
+    env.filters["points"] = points_word
     assets = page_asset_files()
     katex_tags = Markup(head_tags(f"/{ASSETS_FOLDER}"))
 

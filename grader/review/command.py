@@ -10,6 +10,7 @@ import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.manual.questions import ManualError
 from grader.review.app import create_app
 from grader.review.security import Access
 from grader.review.sheet import ReviewedSheet
@@ -45,23 +46,35 @@ def allowed_hosts(host: str, port: int) -> tuple[str, ...]:
 
 
 def serve(options: ReviewOptions, say=print) -> None:
+    import socket
+
     import uvicorn
 
     sheet = ReviewedSheet(options.out, sheet=options.sheet, course=options.course, db=options.db, say=say)
-    access = Access(tutor_list(options), options.port)
-    app = create_app(sheet, access, anonymous=options.anonymous,
-                     allowed_hosts=allowed_hosts(options.host, options.port))
+    # Bind first, so that --port 0 (any free port) prints the port really used.
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((options.host, options.port))
+    except OSError as exc:
+        sheet.close()
+        raise ManualError(f"cannot listen on {options.host}:{options.port} ({exc.strerror})") from None
+    port = listener.getsockname()[1]
+    access = Access(tutor_list(options), port)
+    app = create_app(sheet, access, anonymous=options.anonymous, allowed_hosts=allowed_hosts(options.host, port))
     if options.host not in ("127.0.0.1", "localhost", "::1"):
         say(f"warning: serving on {options.host}, not only this machine: anyone who reaches it still needs a token")
     say(f"{sheet.loaded.rubric.title}: {len(sheet.hand_ins)} hand-ins, {len(sheet.queues)} tutor checks")
     for tutor in access.tutors:
         role = " (head tutor)" if tutor.head else ""
-        say(f"  {tutor.name}{role}: http://{options.host}:{options.port}/?token={tutor.token}")
+        say(f"  {tutor.name}{role}: http://{options.host}:{port}/?token={tutor.token}")
     say("Ctrl-C stops the server; every save is already in the gradebook and the outputs follow it.")
     try:
-        uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off")).run(sockets=[listener])
     finally:
-        sheet.close()
+        listener.close()
+        sheet.close()  # waits until the outputs hold every save
 
 
 def default_tutor() -> str:

@@ -81,17 +81,19 @@ def test_a_tutor_grades_a_question_with_the_keyboard_only(server: Server, browse
     page.keyboard.press("?")
     assert not page.locator("#keys").is_visible()
     units = len(server.sheet.queues[("1a", "answer")].units)
+    shot = False
     for turn in range(units):
         _press(page, "1")
         _press(page, "2")
         assert page.locator("li.item.applied").count() == 2
-        if turn == 0:
+        if not shot and "onload" not in page.inner_text(".handin-name"):  # README: an ordinary hand-in
+            shot = True
             page.evaluate("document.fonts.ready")
             folder = SCREENSHOTS if request.config.getoption("--update-screenshots") else tmp_path
             page.screenshot(path=folder / "review.png", full_page=False)
         if turn < units - 1:
             _press(page, "n")
-    assert page.get_by_text("all answers in this queue are graded").is_visible()
+    assert shot and page.get_by_text("all answers in this queue are graded").is_visible()
     items = server.sheet.store.items("1a", "answer")
     expected = round(items[0].points + items[1].points, 6)
     scores = server.sheet.store.latest_scores("1a", "answer")
