@@ -179,7 +179,7 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
         cells = None
         ran = ran_notebook(sheet.out / first.record.folder)
         if ran is not None:
-            cells = question_cells(ran, item.question_id)
+            cells = question_cells(ran, item.question_id, question_ids=[q.id for q in sheet.loaded.rubric.questions])
         pdf_pages = _pdf_pages(first, answer)
         pairs = sheet.similarity.flagged(first.file_name) if sheet.similarity else []
         graded_points = [scores[m].points for u in queue.units for m in u if m in scores]
@@ -339,7 +339,10 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
         shown = {q.question_id: next(cq for cq in current.record.questions if cq.question_id == q.question_id)
                  for q in questions}
         ran = ran_notebook(sheet.out / hand_in.record.folder)
-        cells = {q.question_id: question_cells(ran, q.question_id) for q in questions} if ran is not None else {}
+        source = ran or _main_notebook(sheet, hand_in)  # before ran.ipynb existed: the code, without outputs
+        ids = [q.id for q in sheet.loaded.rubric.questions]
+        cells = {q.question_id: question_cells(source, q.question_id, figures=ran is not None, question_ids=ids)
+                 for q in questions} if source is not None else {}
         neighbours = None
         if question is not None:
             numbers = [h.id for h in sheet.hand_ins]
@@ -559,6 +562,16 @@ def _hand_in_file(sheet: ReviewedSheet, hand_in: HandIn, index: int) -> Path | N
     if not path.is_relative_to(root) or not path.is_file():
         return None
     return path
+
+
+def _main_notebook(sheet: ReviewedSheet, hand_in: HandIn) -> Path | None:
+    """The hand-in's graded notebook, if it is one and lies inside its unpacked folder."""
+    name = hand_in.record.main_file
+    if not name or not name.lower().endswith(".ipynb"):
+        return None
+    root = (sheet.out / hand_in.record.folder / "files").resolve()
+    path = (root / name).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
 
 
 def _answer_score(sheet: ReviewedSheet, part: str) -> AnswerScore:

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.prose.markers import label_path, parse_marker
 from grader.review.bounded import RenderError, run_bounded
 
 RAN_NOTEBOOK = "ran.ipynb"
@@ -59,26 +60,58 @@ def render_notebook(path: Path) -> str:
     return html
 
 
-def question_cells(path: Path, question_id: str) -> QuestionCells:
-    """The question's code cells and PNG figures, from the notebook's JSON (nothing is rendered or run)."""
+def question_cells(path: Path, question_id: str, *, figures: bool = True,
+                   question_ids: list[str] | None = None) -> QuestionCells:
+    """The question's code cells and (with `figures`) PNG figures, from the notebook's JSON (nothing is rendered
+    or run). Figures are taken from ran.ipynb only: a hand-in's own notebook has the outputs it was saved with,
+    which nobody checked."""
     found = QuestionCells()
     try:
         notebook = json.loads(_read(path))
     except (RenderError, ValueError, RecursionError):
         return found
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
-    for cell in cells if isinstance(cells, list) else []:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or _question(cell) != question_id:
+    cells = [cell for cell in cells if isinstance(cell, dict)] if isinstance(cells, list) else []
+    for cell, question in zip(cells, cell_questions(cells, question_ids or [question_id])):
+        if cell.get("cell_type") != "code" or question != question_id:
             continue
         source = cell.get("source", "")
         found.code.append("".join(source) if isinstance(source, list) else str(source))
-        for output in cell.get("outputs") or []:
+        for output in (cell.get("outputs") or []) if figures else []:
             data = output.get("data") if isinstance(output, dict) else None
             png = data.get("image/png") if isinstance(data, dict) else None
             if isinstance(png, list):
                 png = "".join(png)
             if isinstance(png, str) and _is_png(png):
                 found.figures.append("data:image/png;base64," + "".join(png.split()))
+    return found
+
+
+def cell_questions(cells: list[dict], question_ids: list[str]) -> list[str | None]:
+    """The question each cell belongs to: its `metadata.grader.question` when the template put one there (a
+    student's copy often loses it), else the last question a Markdown cell named before it ("### Task 1 (b)",
+    "**Aufgabe 2a)**", "1b)": the markers grader.prose.markers reads in written answers)."""
+    paths = {label_path(qid): qid for qid in question_ids}
+    found: list[str | None] = []
+    current: str | None = None
+    task: tuple[str, ...] = ()
+    for cell in cells:
+        named = _question(cell)
+        if named is not None:
+            current = named
+        elif cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            for line in ("".join(source) if isinstance(source, list) else str(source)).splitlines()[:20]:
+                marker = parse_marker(line)
+                if marker is None or marker.answer:
+                    continue
+                if marker.task is not None:
+                    task = marker.task
+                    current = paths.get(task)  # a task without parts is a question of its own
+                path = marker.full or ((*task, *marker.part) if marker.part else None)
+                if path is not None and path in paths:
+                    current = paths[path]
+        found.append(current)
     return found
 
 

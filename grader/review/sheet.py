@@ -97,10 +97,10 @@ class ReviewedSheet:
         self.regroup()
         for item in self.items:
             self.store.seed_items(item.question_id, item.check_id, seed_items(item), "grader")
-        self.auto_questions = [q.question_id for q in self.hand_ins[0].record.questions
-                               if any(c.status != "pending" for h in self.hand_ins
-                                      for qq in h.record.questions if qq.question_id == q.question_id
-                                      for c in qq.checks)]
+        from grader.rubric.models import ManualCheck
+
+        self.auto_questions = [q.id for q in self.loaded.rubric.questions
+                               if any(not isinstance(c, ManualCheck) for c in q.checks)]
         self.writer = OutputWriter(self)
 
     def _read_answers(self, workers: int | None, limits: ReadLimits, say) -> dict[str, dict[str, AnswerText]]:

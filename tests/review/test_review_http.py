@@ -298,5 +298,20 @@ def test_pending_points_never_read_as_zero(reviewing: Reviewing) -> None:
     page = client.get(f"/h/{hand_in.id}").text
     assert "waiting for a tutor (1 point)" in page
     grading = client.get("/q/1a/answer").text
-    assert "not graded yet" in grading and "points waiting" in grading
+    assert "not graded yet" in grading and "(1 point waiting)" in grading
     assert SCRIPT not in grading
+
+
+def test_a_code_question_shows_its_checks_code_and_the_figures_of_the_grader_run(reviewing: Reviewing) -> None:
+    client = reviewing.client()
+    hand_in = reviewing.sheet.hand_ins[0]
+    page = client.get(f"/h/{hand_in.id}?question=1b").text
+    assert "delta-public" in page and "0 of 2 cases passed." in page and "Hint: hint" in page
+    assert "def forget_gate_delta" in page and 'src="data:image/png;base64,' in page
+    assert "&lt;script&gt;alert(" in page and SCRIPT not in page  # check messages quote student output: escaped
+    (reviewing.sheet.out / hand_in.record.folder / "ran.ipynb").unlink()
+    before = client.get(f"/h/{hand_in.id}?question=1b").text
+    assert "def forget_gate_delta" in before and "data:image/png" not in before  # never the stored outputs
+    assert "not available (graded before this version)" in before
+    assert "not available (graded before this version)" in client.get(f"/h/{hand_in.id}/notebook").text
+    assert client.get(f"/h/{hand_in.id}/ran.html").status_code == 404
