@@ -8,18 +8,19 @@ gradebook, so several tutors (and a `grader manual import` meanwhile) always see
 
 After every save the outputs of `grader grade` (gradebook.csv, the hand-ins' results.json and feedback,
 summary.html) are rebuilt from the gradebook by `write_outputs`, exactly as `grader manual import` does, in a
-background thread (`OutputWriter`): the save's transaction is committed before the page answers, and the
-files follow within a second or two even at 400 hand-ins (rebuilding gradebook.csv and summary.html takes
-longer than a page may).
+child process (`OutputWriter`): the save's transaction is committed before the page answers, and the files
+follow within a second or two even at 400 hand-ins (rebuilding gradebook.csv and summary.html takes longer
+than a page may).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 import threading
-import traceback
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.gradebook import GradingRecord, StoredResult
@@ -29,7 +30,6 @@ from grader.manual.reading import DEFAULT_LIMITS, ReadLimits, answer_files, many
 from grader.overrides import apply_overrides
 from grader.prose.extract import AnswerText
 from grader.prose.similarity import group_similar_answers
-from grader.reports.outputs import write_outputs
 from grader.review.store import ReviewStore
 
 
@@ -69,6 +69,7 @@ class ReviewedSheet:
     def __init__(self, out: Path, *, sheet: str | None = None, course: Path = Path("."), db: Path | None = None,
                  workers: int | None = None, limits: ReadLimits = DEFAULT_LIMITS, say=lambda text: None) -> None:
         self.out = Path(out)
+        self.course = Path(course)
         self.db_path = gradebook_path(self.out, db)
         self.sheet = sheet or _only_sheet(self.db_path)
         self.loaded = load_course_rubric(self.sheet, course)
@@ -88,9 +89,7 @@ class ReviewedSheet:
         self.by_name = {h.file_name: h for h in self.hand_ins}
         self.by_id = {h.id: h for h in self.hand_ins}
         self.answers = self._read_answers(workers, limits, say)
-        self._groups = {q.id: group_similar_answers({name: answers[q.id].text for name, answers in self.answers.items()
-                                                     if q.id in answers and answers[q.id].found})
-                        for q in prose_questions(self.items)}
+        self._groups = {q.id: self._alike(q.id) for q in prose_questions(self.items)}
         self.similarity = book.similarity(self.sheet)
         self.queues: dict[tuple[str, str], CheckQueue] = {}
         self._lock = threading.Lock()
@@ -119,6 +118,17 @@ class ReviewedSheet:
             self.store.cache_answers(found)
             cached.update(found)
         return {h.file_name: cached.get(h.file_name, ("", {}))[1] for h in self.hand_ins}
+
+    def _alike(self, question_id: str) -> list[list[str]]:
+        """The groups of alike answers to a question (computed once per set of answers, then cached)."""
+        texts = {name: answers[question_id].text for name, answers in self.answers.items()
+                 if question_id in answers and answers[question_id].found}
+        digest = hashlib.sha256(json.dumps(sorted(texts.items()), ensure_ascii=False).encode()).hexdigest()
+        groups = self.store.cached_groups(question_id, digest)
+        if groups is None:
+            groups = group_similar_answers(texts)
+            self.store.cache_groups(question_id, digest, groups)
+        return groups
 
     def regroup(self) -> None:
         """(Re)build every check's units from the groups of alike answers and the tutors' splits."""
@@ -166,8 +176,9 @@ class ReviewedSheet:
         return [apply_overrides(StoredResult(0, 0, h.record, manual.get(h.file_name, {})),
                                 overrides.get(h.file_name, {})) for h in self.hand_ins]
 
-    def close(self) -> None:
-        self.writer.stop()
+    def close(self, *, wait_for_outputs: bool = True) -> None:
+        """Stop; by default only once the outputs hold every save (False: drop a rebuild still to come)."""
+        self.writer.stop(wait=wait_for_outputs)
         self.store.close()
 
 
@@ -189,7 +200,11 @@ def seed_items(item: ManualItem) -> list[tuple[float, str, str | None]]:
 
 
 class OutputWriter:
-    """Rebuilds the outputs after saves, one rebuild at a time, folding the saves made meanwhile into the next."""
+    """Rebuilds the outputs after saves, one rebuild at a time, folding the saves made meanwhile into the next.
+
+    The rebuild runs in a long-lived child process (grader/review/_output_worker.py): it is seconds of Python
+    work at course size, and in a thread it would hold the GIL against the pages. This thread only hands the
+    child the changed hand-ins and waits for its answer."""
 
     def __init__(self, sheet: ReviewedSheet) -> None:
         self._sheet = sheet
@@ -199,6 +214,7 @@ class OutputWriter:
         self._condition = threading.Condition()
         self.error: str | None = None
         self.rebuilds = 0
+        self._child: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._run, name="review outputs", daemon=True)
         self._thread.start()
 
@@ -218,20 +234,52 @@ class OutputWriter:
                 return "outputs updating…"
             return "outputs up to date"
 
-    def flush(self, timeout: float = 60) -> bool:
+    def flush(self, timeout: float = 120) -> bool:
         """Wait until every save so far is in the outputs; False on timeout."""
         with self._condition:
             return self._condition.wait_for(lambda: not self._pending and not self._busy, timeout=timeout)
 
-    def stop(self) -> None:
-        self.flush()
+    def stop(self, *, wait: bool = True) -> None:
+        if wait:
+            self.flush()
         with self._condition:
             self._stopping = True
+            self._pending.clear()
             self._condition.notify_all()
-        self._thread.join(timeout=60)
+        child = self._child
+        if not wait and child is not None:
+            child.kill()  # the thread's read then ends at once
+        self._thread.join(timeout=120)
+        if child is not None:
+            try:
+                child.stdin.close()
+            except OSError:
+                pass
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            child.stdout.close()
+        self._child = None
+
+    def _rebuild(self, names: set[str]) -> str:
+        sheet = self._sheet
+        if self._child is None or self._child.poll() is not None:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "grader.review._output_worker", str(sheet.db_path), str(sheet.out),
+                 sheet.sheet, str(sheet.course)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                encoding="utf-8")
+            if self._child.stdout.readline().strip() != "ready":
+                self._child.kill()
+                self._child.wait()
+                self._child = None
+                return "error: the output writer did not start"
+        self._child.stdin.write(json.dumps(sorted(names)) + "\n")
+        self._child.stdin.flush()
+        return self._child.stdout.readline().strip() or "error: the output writer stopped"
 
     def _run(self) -> None:
-        sheet = self._sheet
         while True:
             with self._condition:
                 self._condition.wait_for(lambda: self._pending or self._stopping)
@@ -239,18 +287,18 @@ class OutputWriter:
                     return
                 names, self._pending, self._busy = self._pending, set(), True
             try:
-                book = sheet.store.gradebook()
-                write_outputs(book.results(sheet.sheet), sheet.loaded, sheet.out, now=datetime.now(UTC),
-                              similarity=book.similarity(sheet.sheet), hand_ins=names)
-                self.error = None
-                self.rebuilds += 1
-            except Exception as exc:  # noqa: BLE001 - shown on every page until a rebuild succeeds
-                self.error = f"{type(exc).__name__}: {exc}"
-                traceback.print_exc()
-            finally:
-                with self._condition:
-                    self._busy = False
-                    self._condition.notify_all()
+                answer = self._rebuild(names)
+            except OSError as exc:
+                answer = f"error: {exc}"
+            with self._condition:
+                if answer == "ok":
+                    self.error = None
+                    self.rebuilds += 1
+                else:
+                    self.error = answer.removeprefix("error: ")
+                    self._child = None if self._child is None or self._child.poll() is not None else self._child
+                self._busy = False
+                self._condition.notify_all()
 
 
 def _pending(record: GradingRecord, item: ManualItem) -> bool:

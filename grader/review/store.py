@@ -76,6 +76,13 @@ CREATE TABLE IF NOT EXISTS review_assignments (
     assigned_by TEXT NOT NULL,
     assigned_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS review_groups (
+    sheet       TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    digest      TEXT NOT NULL,
+    groups      TEXT NOT NULL,
+    PRIMARY KEY (sheet, question_id)
+);
 CREATE TABLE IF NOT EXISTS review_answers (
     sheet          TEXT NOT NULL,
     file_name      TEXT NOT NULL,
@@ -221,6 +228,17 @@ class ReviewStore:
                            [(self.sheet, name, sha, json.dumps({q: a.model_dump() for q, a in answers.items()},
                                                                ensure_ascii=False))
                             for name, (sha, answers) in found.items()])
+
+    def cached_groups(self, question_id: str, digest: str) -> list[list[str]] | None:
+        """The groups of alike answers computed for exactly these answers (`digest`), if any."""
+        row = self.db.execute("SELECT groups FROM review_groups WHERE sheet = ? AND question_id = ? AND digest = ?",
+                              (self.sheet, question_id, digest)).fetchone()
+        return json.loads(row[0]) if row is not None else None
+
+    def cache_groups(self, question_id: str, digest: str, groups: list[list[str]]) -> None:
+        with self.write() as db:
+            db.execute("INSERT OR REPLACE INTO review_groups (sheet, question_id, digest, groups) VALUES (?, ?, ?, ?)",
+                       (self.sheet, question_id, digest, json.dumps(groups, ensure_ascii=False)))
 
     # --- rubric items ------------------------------------------------------------------------------------
 

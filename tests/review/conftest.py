@@ -69,7 +69,7 @@ def _reviewing(out: Path, anonymous: bool = False) -> Iterator[Reviewing]:
         yield Reviewing(sheet, access, create_app(sheet, access, anonymous=anonymous,
                                                   allowed_hosts=(f"127.0.0.1:{PORT}", f"localhost:{PORT}")))
     finally:
-        sheet.close()
+        sheet.close(wait_for_outputs=False)  # tests that look at the outputs flush them first
 
 
 def form_of(html: str, form_id: str | None = None) -> dict[str, str]:

@@ -313,5 +313,5 @@ def test_a_code_question_shows_its_checks_code_and_the_figures_of_the_grader_run
     before = client.get(f"/h/{hand_in.id}?question=1b").text
     assert "def forget_gate_delta" in before and "data:image/png" not in before  # never the stored outputs
     assert "not available (graded before this version)" in before
-    assert "not available (graded before this version)" in client.get(f"/h/{hand_in.id}/notebook").text
+    assert "Not available (graded before this version)" in client.get(f"/h/{hand_in.id}/notebook").text
     assert client.get(f"/h/{hand_in.id}/ran.html").status_code == 404
