@@ -32,10 +32,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from grader.review.app import create_app  # noqa: E402
-from grader.review.command import allowed_hosts  # noqa: E402
-from grader.review.security import Access  # noqa: E402
-from grader.review.serving import serving  # noqa: E402
+from grader.review.serving import serving_sheet  # noqa: E402
 from grader.review.sheet import ReviewedSheet  # noqa: E402
 from tests.review.build import build_out, teams  # noqa: E402
 
@@ -64,15 +61,9 @@ def main() -> None:
         started = time.perf_counter()
         sheet = ReviewedSheet(out, course=REPO)
         restart = time.perf_counter() - started
-        access = None
-
-        def make_app(port: int):
-            nonlocal access
-            access = Access([("ana", True), ("ben", False)], port)
-            return create_app(sheet, access, allowed_hosts=allowed_hosts("127.0.0.1", port))
-
         try:
-            with serving(make_app) as url, httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+            with serving_sheet(sheet, [("ana", True), ("ben", False)]) as (url, access), \
+                    httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
                 client.get(f"/?token={access.tutors[0].token}")
                 units = sheet.queues[("1a", "answer")].units
                 items = sheet.store.items("1a", "answer")

@@ -31,7 +31,7 @@ from grader.review.bounded import RenderError
 from grader.review.notebook import question_cells, ran_notebook, render_notebook
 from grader.review.pdfpage import pages_of, pdftoppm_available, render_page
 from grader.review.security import HEADERS, NOTEBOOK_CSP, PAGE_CSP, Access, Tutor
-from grader.review.sheet import HandIn, ReviewedSheet
+from grader.review.sheet import CheckQueue, HandIn, ReviewedSheet
 from grader.review.stats import figures_of, histogram, histogram_svg, inconsistencies, tutor_figures
 from grader.review.store import AnswerScore, StaleWrite
 
@@ -106,6 +106,15 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
         if not access.csrf_ok(viewer.tutor, data.get("csrf")):
             return _secure(PlainTextResponse("missing or wrong CSRF token: reload the page", status_code=403))
         return viewer, data
+
+    async def posted_to_check(request: Request) -> tuple[Viewer, dict, CheckQueue] | Response:
+        got = await posted(request)
+        if isinstance(got, Response):
+            return got
+        queue = sheet.queues.get((request.path_params["question"], request.path_params["check"]))
+        if queue is None:
+            return _not_found(request, got[0], "no such tutor check in this sheet's rubric")
+        return (*got, queue)
 
     # --- pages ------------------------------------------------------------------------------------------------
 
@@ -196,13 +205,10 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
             histogram=Markup(histogram_svg(histogram(graded_points, item.max_points))))
 
     async def grade_post(request: Request) -> Response:
-        got = await posted(request)
+        got = await posted_to_check(request)
         if isinstance(got, Response):
             return got
-        viewer, form = got
-        queue = sheet.queues.get((request.path_params["question"], request.path_params["check"]))
-        if queue is None:
-            return _not_found(request, viewer, "no such tutor check in this sheet's rubric")
+        viewer, form, queue = got
         item = queue.item
         at = _int(form.get("at"))
         try:
@@ -233,13 +239,10 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
         return _redirect(f"/q/{item.question_id}/{item.check_id}", at=target, all=form.get("all") or None)
 
     async def add_item(request: Request) -> Response:
-        got = await posted(request)
+        got = await posted_to_check(request)
         if isinstance(got, Response):
             return got
-        viewer, form = got
-        queue = sheet.queues.get((request.path_params["question"], request.path_params["check"]))
-        if queue is None:
-            return _not_found(request, viewer, "no such tutor check in this sheet's rubric")
+        viewer, form, queue = got
         text = " ".join((form.get("text") or "").split())
         try:
             points = _number(form.get("points") or "")
@@ -322,13 +325,20 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
             rows.sort(key=lambda row: row[0].pseudonym)
         return page(request, viewer, "handins.html", rows=rows)
 
-    async def hand_in_page(request: Request) -> Response:
+    def viewer_and_hand_in(request: Request) -> tuple[Viewer, HandIn] | Response:
         viewer = viewer_of(request)
         if isinstance(viewer, Response):
             return viewer
         hand_in = sheet.by_id.get(_int(request.path_params["hand_in"]) or -1)
         if hand_in is None:
             return _not_found(request, viewer, "no such hand-in")
+        return viewer, hand_in
+
+    async def hand_in_page(request: Request) -> Response:
+        got = viewer_and_hand_in(request)
+        if isinstance(got, Response):
+            return got
+        viewer, hand_in = got
         return hand_in_view(request, viewer, hand_in, request.query_params.get("question"))
 
     def hand_in_view(request: Request, viewer: Viewer, hand_in: HandIn, question: str | None, message: str = "",
@@ -389,12 +399,10 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
         return _redirect(f"/h/{hand_in.id}", question=back)
 
     async def notebook_page(request: Request) -> Response:
-        viewer = viewer_of(request)
-        if isinstance(viewer, Response):
-            return viewer
-        hand_in = sheet.by_id.get(_int(request.path_params["hand_in"]) or -1)
-        if hand_in is None:
-            return _not_found(request, viewer, "no such hand-in")
+        got = viewer_and_hand_in(request)
+        if isinstance(got, Response):
+            return got
+        viewer, hand_in = got
         return page(request, viewer, "notebook.html", hand_in=hand_in,
                     ran=ran_notebook(sheet.out / hand_in.record.folder) is not None)
 

@@ -37,3 +37,21 @@ def serving(make_app: Callable[[int], object], host: str = "127.0.0.1") -> Itera
         thread.join(timeout=20)
         listener.close()
 
+
+
+@contextmanager
+def serving_sheet(sheet, tutors: list[tuple[str, bool]], *, anonymous: bool = False) -> Iterator[tuple[str, object]]:
+    """Serve the review app of `sheet` for `tutors` ((name, head) pairs) as `grader review` would, on a free
+    loopback port: yields (base URL, the Access with each tutor's token)."""
+    from grader.review.app import create_app
+    from grader.review.command import allowed_hosts
+    from grader.review.security import Access
+
+    made = {}
+
+    def make_app(port: int):
+        made["access"] = Access(tutors, port)
+        return create_app(sheet, made["access"], anonymous=anonymous, allowed_hosts=allowed_hosts("127.0.0.1", port))
+
+    with serving(make_app) as url:
+        yield url, made["access"]

@@ -18,10 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.review.app import create_app
-from grader.review.command import allowed_hosts
 from grader.review.security import Access
-from grader.review.serving import serving
+from grader.review.serving import serving_sheet
 from grader.review.sheet import ReviewedSheet
 from tests.browser.graded import HOSTILE, HOSTILE_FILE, IMG, SCRIPT, GradedPages
 from tests.browser.harness import BrowserSession, WatchedPage
@@ -52,15 +50,8 @@ def server(graded_pages: GradedPages, tmp_path_factory: pytest.TempPathFactory) 
                                                                  "text/plain": "x"})]
     nbformat.write(notebook, str(hostile / "ran.ipynb"))  # what issue 19's batch writes: the grader's run
     sheet = ReviewedSheet(out, course=REPO)
-    access = None
-
-    def make_app(port: int):
-        nonlocal access
-        access = Access([("ana", True), ("ben", False)], port)
-        return create_app(sheet, access, allowed_hosts=allowed_hosts("127.0.0.1", port))
-
     try:
-        with serving(make_app) as url:
+        with serving_sheet(sheet, [("ana", True), ("ben", False)]) as (url, access):
             yield Server(url, sheet, access)
     finally:
         sheet.close()

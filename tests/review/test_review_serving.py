@@ -111,19 +111,11 @@ def test_a_child_that_spins_or_fails_is_stopped_with_a_message() -> None:
 
 
 def test_the_served_page_answers_over_real_http(reviewing: Reviewing) -> None:
-    from grader.review.app import create_app
-    from grader.review.security import Access
-    from grader.review.serving import serving
+    from grader.review.serving import serving_sheet
 
-    made = {}
-
-    def make_app(port: int):
-        made["access"] = Access([("ana", True)], port)
-        return create_app(reviewing.sheet, made["access"])
-
-    with serving(make_app) as url, httpx.Client(base_url=url) as client:
+    with serving_sheet(reviewing.sheet, [("ana", True)]) as (url, access), httpx.Client(base_url=url) as client:
         assert url.startswith("http://127.0.0.1:")
         assert client.get("/").status_code == 403
-        assert client.get(f"/?token={made['access'].tutors[0].token}", follow_redirects=True).status_code == 200
+        assert client.get(f"/?token={access.tutors[0].token}", follow_redirects=True).status_code == 200
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, timeout=2)
