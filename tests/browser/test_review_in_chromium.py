@@ -179,3 +179,27 @@ def test_the_anonymous_mode_shows_no_name(server: Server, browser_page: WatchedP
         page.click("button.anon")
     browser_page.open(f"{server.url}/handins")
     assert server.sheet.hand_ins[0].file_name in page.inner_text("body")  # names are back when switched off
+
+
+def test_screenshot_of_the_review_page_for_the_readme(request: pytest.FixtureRequest, tmp_path: Path, sandbox,
+                                                      browser_page: WatchedPage) -> None:
+    """With --update-screenshots: the six bundled sheet-02 examples graded, question 3b with two items applied
+    (its KL formula typeset), into docs/screenshots/review.png. (Every run takes one in the keyboard test.)"""
+    if not request.config.getoption("--update-screenshots"):
+        pytest.skip("only with --update-screenshots")
+    from tests.browser.graded import grade_pages
+
+    pages = grade_pages(tmp_path, keep=None, hostile=False, unsafe_no_sandbox=sandbox.name != "bubblewrap")
+    sheet = ReviewedSheet(pages.out, course=REPO)
+    try:
+        with serving_sheet(sheet, [("Kim Tutor", True)]) as (url, access):
+            page = browser_page.page
+            browser_page.open(f"{url}/?token={access.tutors[0].token}")
+            browser_page.open(f"{url}/q/3b/answer")
+            _press(page, "1")
+            _press(page, "3")
+            browser_page.open(page.url)
+            page.screenshot(path=SCREENSHOTS / "review.png", full_page=False)
+    finally:
+        sheet.close()
+    assert browser_page.misbehaviour() == []
