@@ -271,6 +271,8 @@ def test_the_head_tutor_divides_the_work_and_each_tutor_sees_their_queue(reviewi
     queued = int(re.search(r"answer 1 of (\d+) in your queue", page).group(1))
     assert queued < len(reviewing.sheet.queues[("1a", "answer")].units)
     assert "answer 1 of" in ana.get("/q/1a/answer").text and "in your queue" not in ana.get("/q/1a/answer").text
+    last = len(reviewing.sheet.queues[("1a", "answer")].units) - 1
+    assert "this answer is not in your queue" in ben.get(f"/q/1a/answer?at={last}").text
 
 
 def test_tutor_figures_and_the_consistency_flag(reviewing: Reviewing) -> None:
@@ -315,3 +317,16 @@ def test_a_code_question_shows_its_checks_code_and_the_figures_of_the_grader_run
     assert "not available (graded before this version)" in before
     assert "Not available (graded before this version)" in client.get(f"/h/{hand_in.id}/notebook").text
     assert client.get(f"/h/{hand_in.id}/ran.html").status_code == 404
+
+
+def test_every_page_of_every_answer_and_hand_in_answers(reviewing: Reviewing) -> None:
+    client = reviewing.client("ben")
+    for (question, check), queue in reviewing.sheet.queues.items():
+        for at in range(len(queue.units)):
+            assert client.get(f"/q/{question}/{check}?at={at}").status_code == 200, (question, at)
+    for hand_in in reviewing.sheet.hand_ins:
+        for path in (f"/h/{hand_in.id}", f"/h/{hand_in.id}?question=1b", f"/h/{hand_in.id}/notebook"):
+            assert client.get(path).status_code == 200, path
+    for item in _items(reviewing):
+        assert client.get(f"/item/{item.id}").status_code == 200
+    assert client.get("/q/9z/answer").status_code == 404
