@@ -41,8 +41,11 @@ def tutor_list(options: ReviewOptions) -> list[tuple[str, bool]]:
 
 
 def allowed_hosts(host: str, port: int) -> tuple[str, ...]:
-    names = {host, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {host}
-    return tuple(f"{name}:{port}" for name in sorted(names))
+    """The Host headers a loopback server answers (a web page's DNS-rebinding trick cannot reach it). A server
+    bound to another address is reached under names it cannot know: any Host, the token still decides."""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return ()
+    return tuple(f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]"))
 
 
 def serve(options: ReviewOptions, say=print) -> None:
