@@ -99,7 +99,6 @@ def main() -> None:
                         f"/h/{sheet.hand_ins[at].id}/override",
                         data={**_form(check_page.text, 'id="override-1b-delta-public"'), "points": "0.5",
                               "reason": "bench"}))
-                edited = sum(len(u) for u in units[:args.rounds])
                 begin = time.perf_counter()
                 assert sheet.writer.flush(300)
                 settle = time.perf_counter() - begin
@@ -120,7 +119,7 @@ def main() -> None:
     worst = max(row["max_ms"] for row in rows)
     result = {"hand_ins": args.hand_ins, "rounds": args.rounds, "rows": rows, "first_start_s": round(first_start, 1),
               "restart_s": round(restart, 2), "outputs_after_one_save_s": round(follow, 2),
-              "outputs_settle_after_run_s": round(settle, 2), "answers_rescored_by_item_edits": edited,
+              "outputs_settle_after_run_s": round(settle, 2),
               "worst_ms": worst, "limit_ms": LIMIT_MS, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     lines = [f"# Review page: {args.hand_ins} hand-ins ({result['date']}, {result['machine']})", "",
