@@ -31,8 +31,8 @@ CHILD = """
 import json, resource, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from grader.batch import BatchOptions, run_batch
-from grader.gradebook import Gradebook
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.gradebook import Gradebook
 from submissions.make_examples import Member, make_zip, notebook_bytes, zip_name
 from tests.hostile.corpus import MAIN_FILE, master_notebook
 

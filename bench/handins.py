@@ -20,8 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader.mutants import apply_mutant, load_mutants
-from grader.notebooks import cell_meta, make_template
+from grader.commands.mutants import apply_mutant, load_mutants
+from grader.rubric.notebooks import cell_meta, make_template
 
 PATTERN = ("correct", "correct", "partial", "correct", "code_error", "correct", "partial", "correct", "correct",
            "slow", "correct", "partial", "correct", "template", "correct", "partial", "correct", "unreadable",

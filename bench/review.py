@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from grader.review.serving import serving_sheet  # noqa: E402
-from grader.review.sheet import ReviewedSheet  # noqa: E402
+from grader.commands.review.serving import serving_sheet  # noqa: E402
+from grader.commands.review.sheet import ReviewedSheet  # noqa: E402
 from tests.review.build import build_out, teams  # noqa: E402
 
 LIMIT_MS = 150

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_grader(sheet: str, folder: Path, out: Path, jobs: int | None) -> tuple[Measured, dict]:
     grader = shutil.which("grader")
-    command = [grader] if grader else [sys.executable, "-m", "grader.cli"]
+    command = [grader] if grader else [sys.executable, "-m", "grader.commands.cli"]
     command += ["grade", str(folder), "--sheet", sheet, "--out", str(out), "--course", str(REPO)]
     if jobs:
         command += ["--jobs", str(jobs)]

@@ -32,13 +32,13 @@ sys.path.insert(0, str(BENCH))
 from measure import run_measured  # noqa: E402
 from similarity_handins import generate  # noqa: E402
 
-from grader.gradebook import Gradebook  # noqa: E402
-from grader.manual.questions import load_answers, manual_items, prose_questions  # noqa: E402
+from grader.store.gradebook import Gradebook  # noqa: E402
+from grader.commands.manual.questions import load_answers, manual_items, prose_questions  # noqa: E402
 from grader.rubric.load import find_rubric, load_rubric  # noqa: E402
-from grader.similarity.collect import collect_hand_ins  # noqa: E402
-from grader.similarity.engine import find_similar  # noqa: E402
-from grader.similarity.report import SimilaritySettings  # noqa: E402
-from grader.similarity.shared import shared_material  # noqa: E402
+from grader.commands.similarity.collect import collect_hand_ins  # noqa: E402
+from grader.commands.similarity.engine import find_similar  # noqa: E402
+from grader.commands.similarity.report import SimilaritySettings  # noqa: E402
+from grader.commands.similarity.shared import shared_material  # noqa: E402
 
 TARGET_SECONDS = 60  # the issue: 400 hand-ins "well under a minute" on 2 cores
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.out / "tmp" / datetime.now(UTC).strftime("similarity-%Y%m%d-%H%M%S")
     work.mkdir(parents=True)
     grader = shutil.which("grader")
-    command = [grader] if grader else [sys.executable, "-m", "grader.cli"]
+    command = [grader] if grader else [sys.executable, "-m", "grader.commands.cli"]
     rows = []
     for n in args.sizes:
         print(f"== N = {n}: generating", flush=True)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader.model_answers import load_model_answers
-from grader.notebooks import cell_meta, make_template
+from grader.rubric.model_answers import load_model_answers
+from grader.rubric.notebooks import cell_meta, make_template
 
 _ZIP_TIME = (2025, 1, 27, 12, 0, 0)
 _FUNCTIONS = ("np.exp", "np.tanh", "np.abs", "np.sqrt", "np.log1p", "np.square", "np.negative", "np.sin",

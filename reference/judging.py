@@ -9,11 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grader.checks.inputs import GeneratedCase
-from grader.checks.plan import Evidence, JudgeVerdict
-from grader.execution.runner import Argument
+from grader.course import Argument, Evidence, GeneratedCase, JudgeVerdict
 from reference import practical
-from reference.judges import judge_online, judge_pq_asymmetric
+from reference.verdicts import judge_online, judge_pq_asymmetric
 from reference.sheet02 import future_perturbations
 
 TEST_SET_SIZE = 512

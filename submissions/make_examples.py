@@ -134,7 +134,7 @@ def make_pdf(title: str, team: list[Member], paragraphs: list[tuple[str, str]]) 
 
 
 def _mutated(master: nbformat.NotebookNode, course_root: Path, sheet: str, mutant_ids: list[str]) -> nbformat.NotebookNode:
-    from grader.mutants import apply_mutant, load_mutants
+    from grader.commands.mutants import apply_mutant, load_mutants
 
     mutants = {m.id: m for m in load_mutants(course_root / "rubrics" / f"{sheet}.mutants.yaml").mutants}
     notebook = master

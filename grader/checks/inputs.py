@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader.execution.runner import Argument
+from grader.execution.protocol import Argument
 from grader.rubric.models import CaseSpec, Generated
 
 

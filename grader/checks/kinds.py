@@ -12,8 +12,8 @@ from typing import Any, Callable, Protocol
 from grader.checks.compare import as_numeric, compare, plain_scalar, show
 from grader.checks.inputs import GeneratedCase, describe_kinds, generate_cases, materialize, seeded_rng, variants
 from grader.checks.plan import CaseRun, CaseVariant, CheckPlan, CheckResult, Evidence, JudgeVerdict, ReplyMap
-from grader.execution.runner import Reply, Request
-from grader.execution.worker import to_plain
+from grader.execution.protocol import Reply, Request, to_plain
+from grader.rubric.load import LoadedRubric
 from grader.rubric.models import (ChoiceCheck, Comparison, FunctionCheck, ManualCheck, PropertyCheck,
                                   Question, ValueCheck)
 
@@ -325,3 +325,19 @@ def numeric(reply: Reply) -> Any:
     if problem:
         raise ValueError(problem)
     return array
+
+
+# What self-checks run: the public checks (the tutors' grader plans every check).
+PUBLIC = frozenset({"public"})
+
+
+def plan_checks(loaded: LoadedRubric, visibility: frozenset[str] = frozenset({"public", "hidden"})) -> list[CheckPlan]:
+    """Inputs and expected values for every check to run; done once per rubric, not per hand-in."""
+    rubric = loaded.rubric
+    ctx = PlanContext(seed=rubric.seed, resolve=loaded.resolve)
+    plans = []
+    for question in rubric.questions:
+        for check in question.checks:
+            if check.visibility in visibility:
+                plans.append(CHECK_KINDS[check.kind].plan(question, check, ctx))
+    return plans

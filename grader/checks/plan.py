@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from grader.checks.inputs import GeneratedCase
-from grader.execution.runner import Reply, Request
+from grader.execution.protocol import Reply, Request
 from grader.rubric.models import Check
 
 

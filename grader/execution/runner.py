@@ -28,10 +28,11 @@ import numpy as np
 import grader
 from grader.execution.limits import ResourceLimits
 from grader.execution.program import Program
+from grader.execution.protocol import (CELL_STATUSES, MAX_ELEMENTS, WORKER_ARGS, CellOutcome, ProblemCode, Reply,
+                                       Request, RunProblem, RunReport, WorkerExit)
 from grader.execution.sandbox import Sandbox, scrubbed_env
 from grader.textsafe import clean, printable
 from grader.execution.wire import FRAME_HEADER, MAX_FRAME_BYTES, WireError, parse_frame, read_exact, write_frame
-from grader.execution.worker import MAX_ELEMENTS, PROTOCOL_LOST, WORKER_FAILED
 
 GRACE_SECONDS = 3.0
 STDERR_LIMIT = 8000
@@ -46,7 +47,6 @@ MAX_REPLY_BYTES = 128 * 2**20
 # largest honest reply (MAX_ELEMENTS numbers, its output and error text) is refused before parsing.
 MAX_CONTAINERS = 2**20
 MAX_SEPARATORS = 2 * MAX_ELEMENTS
-CELL_STATUSES = ("ok", "error", "timeout", "exit", "memory")  # what the worker itself reports for a cell
 # What the grader keeps of one hand-in's replies, all requests together (a reply alone is capped by the frame
 # checks at MAX_ELEMENTS): a channel the hand-in forges frames on cannot make the grader hold more.
 MAX_HAND_IN_ELEMENTS = 2 * MAX_ELEMENTS
@@ -114,88 +114,6 @@ class ExecutionSettings:
     limits: ResourceLimits = field(default_factory=ResourceLimits)
 
 
-@dataclass(frozen=True)
-class Argument:
-    """One argument of a call, and the form the student's function receives it in."""
-
-    value: Any
-    kind: str = "numpy"  # numpy | torch | list | python
-    requires_grad: bool = False
-
-    def to_wire(self) -> dict:
-        return {"value": self.value, "kind": self.kind, "requires_grad": self.requires_grad}
-
-
-@dataclass(frozen=True)
-class Request:
-    key: str
-    op: str  # "call" | "get"
-    target: str
-    args: tuple[Argument, ...] = ()
-    kwargs: tuple[tuple[str, Argument], ...] = ()
-    grad_wrt: tuple[int | str, ...] = ()
-    timeout: float | None = None
-    # The same call in other array kinds/dtypes, tried in order (within the same timeout) when a call raises.
-    alternatives: tuple[tuple[tuple[Argument, ...], tuple[tuple[str, Argument], ...]], ...] = ()
-
-    def to_wire(self, default_timeout: float) -> dict:
-        message = {"op": self.op, "key": self.key, "target": self.target,
-                   "args": [a.to_wire() for a in self.args],
-                   "kwargs": {k: a.to_wire() for k, a in self.kwargs},
-                   "grad_wrt": list(self.grad_wrt), "timeout": self.timeout or default_timeout}
-        if self.alternatives:
-            message["alternatives"] = [{"args": [a.to_wire() for a in args],
-                                        "kwargs": {k: a.to_wire() for k, a in kwargs}}
-                                       for args, kwargs in self.alternatives]
-        return message
-
-    def arguments(self) -> list[Argument]:
-        """Every argument this request may pass, its alternatives' included."""
-        calls = [(self.args, self.kwargs), *self.alternatives]
-        return [a for args, kwargs in calls for a in (*args, *(a for _, a in kwargs))]
-
-
-@dataclass
-class Reply:
-    key: str
-    ok: bool
-    value: Any = None
-    kind: str | None = None
-    type_name: str | None = None
-    grads: dict[str, Any] | None = None
-    error: str | None = None
-    variant: int = 0  # 0: the call as planned; n: its n-th alternative, after the calls before it raised
-    attempt_errors: list[str] = field(default_factory=list)  # the errors of the calls that raised, in order
-
-
-@dataclass
-class CellOutcome:
-    index: int
-    label: str
-    status: str  # ok | error | timeout | exit | memory | crashed | not run
-    error: str | None = None
-    output: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class RunReport:
-    cells: dict[int, CellOutcome]
-    replies: dict[str, Reply]
-    sandbox: str
-    protections: dict[str, bool]
-    restarts: int = 0
-    wall_seconds: float = 0.0
-    problems: list[str] = field(default_factory=list)
-    ignored_magics: list[str] = field(default_factory=list)
-    reply_elements: int = 0  # what the large replies kept so far hold, counted as in element_count
-    text_kept: int = 0  # characters of cell output and errors kept so far (MAX_HAND_IN_TEXT at most)
-
-    @property
-    def failed_cells(self) -> list[CellOutcome]:
-        return [c for c in self.cells.values() if c.status != "ok"]
-
-
 class WorkerGone(Exception):
     """The worker process ended, or broke the protocol (tampered=True: junk or an out-of-step frame)."""
 
@@ -212,7 +130,7 @@ class _Attempt:
         env = scrubbed_env(workdir / ".home", settings.seed)
         (workdir / ".home").mkdir(exist_ok=True)
         package_dir = Path(grader.__file__).resolve().parent
-        self.proc = sandbox.launch([sys.executable, "-s", "-P", "-m", "grader.execution.worker"], workdir=workdir,
+        self.proc = sandbox.launch([sys.executable, *WORKER_ARGS], workdir=workdir,
                                    limits=settings.limits, env=env, visible_readonly=[package_dir])
         # A warm pool that cannot serve a launch gives a cold sandbox: the report says which one really ran.
         self.sandbox_name = getattr(self.proc, "sandbox_name", sandbox.name)
@@ -321,10 +239,12 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
 
     while True:
         if awake() >= deadline:
-            report.problems.append(f"total time limit of {settings.total_timeout:g} s exceeded")
+            report.problems.append(RunProblem(ProblemCode.TOTAL_TIME_LIMIT,
+                                              f"total time limit of {settings.total_timeout:g} s exceeded"))
             break
         if report.restarts > settings.max_restarts:
-            report.problems.append(f"gave up after {settings.max_restarts} restarts of the worker")
+            report.problems.append(RunProblem(ProblemCode.RESTARTS_EXHAUSTED,
+                                              f"gave up after {settings.max_restarts} restarts of the worker"))
             break
         workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
         try:
@@ -351,21 +271,22 @@ def run_program(program: Program, requests: list[Request], *, files_dir: Path | 
             _count_death(outcome.request, pending, report, deaths)
             pending = [r for r in pending if r.key not in report.replies]
         elif outcome.kind == "startup":
-            report.problems.append(outcome.message)
+            report.problems.append(outcome.problem)
             break
 
     for request in pending:
         report.replies.setdefault(request.key, Reply(request.key, ok=False,
-                                                     error="not run: " + "; ".join(report.problems or
-                                                                                    ["the worker stopped"])))
+                                                     error="not run: " + "; ".join(
+                                                         [p.message for p in report.problems] or ["the worker stopped"])))
     for cell in program.cells:
         report.cells.setdefault(cell.index, CellOutcome(cell.index, cell.label, "not run"))
     if used:
         report.sandbox = "+".join(used)
     if any(name != sandbox.name for name in used):
         why = getattr(sandbox, "broken", None)
-        report.problems.append(f"ran in a cold {'/'.join(n for n in used if n != sandbox.name)} sandbox instead of "
-                               f"the {sandbox.name}" + (f": {why}" if why else ""))
+        report.problems.append(RunProblem(ProblemCode.COLD_SANDBOX, (
+            f"ran in a cold {'/'.join(n for n in used if n != sandbox.name)} sandbox instead of the {sandbox.name}"
+            + (f": {why}" if why else ""))))
     report.wall_seconds = time.monotonic() - started
     return report
 
@@ -393,7 +314,7 @@ class _Outcome:
     kind: str  # done | cell | request | startup
     cell: int | None = None
     exited_cleanly: bool = False
-    message: str = ""
+    problem: RunProblem | None = None  # kind "startup": why the run stops
     request: Request | None = None  # kind "request": the call that ended the worker
 
 
@@ -424,8 +345,8 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
         message = attempt.receive(min(deadline, awake() + settings.startup_timeout))
         if message is None or message.get("event") != "started":
             verdict = attempt.close()
-            return _Outcome("startup", message=f"the worker did not start ({verdict}): "
-                            f"{attempt.stderr.decode(errors='replace')[-2000:]}")
+            return _Outcome("startup", problem=RunProblem(ProblemCode.DID_NOT_START, (
+                f"the worker did not start ({verdict}): {attempt.stderr.decode(errors='replace')[-2000:]}")))
         # Set when a step starts and never moved by what the worker sends, so a flood cannot hold the run.
         step_deadline = awake() + settings.startup_timeout
         while True:
@@ -433,7 +354,8 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
             if message is None:
                 attempt.close()
                 if current is None:
-                    return _Outcome("startup", message="the worker went silent between cells")
+                    return _Outcome("startup", problem=RunProblem(ProblemCode.WENT_SILENT,
+                                                                  "the worker went silent between cells"))
                 if record_cells:
                     report.cells[current] = CellOutcome(current, labels[current], "timeout",
                                                         f"cell killed after {settings.cell_timeout:g} s")
@@ -463,7 +385,8 @@ def _drive(attempt: _Attempt, program: Program, pending: list[Request], report: 
         if current is None:
             if pending and not any(r.key in report.replies for r in pending):
                 # Died between cells and requests: nothing specific to skip; grade with what we have.
-                report.problems.append(f"the worker ended before answering ({verdict})")
+                report.problems.append(RunProblem(ProblemCode.ENDED_BEFORE_ANSWERING,
+                                                  f"the worker ended before answering ({verdict})"))
             return _Outcome("done")
         clean = verdict == "ok" and not gone.tampered
         status = "exit" if clean else ("memory" if "memory" in verdict else "crashed")
@@ -516,9 +439,9 @@ def _death_detail(verdict: str, gone: WorkerGone, stderr: bytes) -> str:
         return printable(f"the cell wrote to or broke the worker's channel to the grader; it was skipped ({gone})")
     if verdict == "ok":
         return "the code ended the process (os._exit or similar); later cells were not run"
-    if verdict == f"exit status {PROTOCOL_LOST}":
+    if verdict == f"exit status {int(WorkerExit.PROTOCOL_LOST)}":
         return "the cell closed or broke the worker's channel to the grader; it was skipped"
-    if verdict == f"exit status {WORKER_FAILED}":
+    if verdict == f"exit status {int(WorkerExit.WORKER_FAILED)}":
         said = printable(stderr.decode(errors="replace")[-1500:].strip())
         return ("the worker failed after this cell (it changed something the worker needs); it was skipped"
                 + (f"\n{said}" if said else ""))
@@ -545,7 +468,7 @@ def _serve_requests(attempt: _Attempt, pending: list[Request], report: RunReport
         if message is None:
             attempt.close()
             report.replies[request.key] = Reply(request.key, ok=False,
-                                                error=f"the call was killed after {timeout:g} s")
+                                                error=f"the call was killed after {timeout:g} s", killed=True)
             return _Outcome("request", request=request)
         report.replies[request.key] = _bounded(_parse_reply(request.key, message), report)
     try:

@@ -9,7 +9,7 @@ Student code shares this process, so it can change anything here on purpose; tha
 values it hands in, which the grader judges on its side. What the worker does guard against is student code
 breaking the worker by accident or on the way: replaced builtins, a stolen SIGALRM, processes forked inside a
 cell that come back into this loop, looping finalizers. Exit statuses: 0 after "quit" (or an os._exit(0) of
-the student's), PROTOCOL_LOST when the channel to the grader broke, WORKER_FAILED for a bug of our own.
+the student's), otherwise protocol.WorkerExit. The message shapes and value conversion are in protocol.py.
 """
 
 from __future__ import annotations
@@ -28,14 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from grader.execution.protocol import WorkerExit, to_plain, type_name, value_kind
 from grader.execution.wire import WireError, read_frame, write_frame
 
-MAX_ELEMENTS = 4 * 2**20
-MAX_DEPTH = 16
-MAX_STRING = 1 * 2**20
-# Exit statuses of the worker's own making (the runner tells them apart from a hand-in's os._exit).
-PROTOCOL_LOST = 86
-WORKER_FAILED = 70
 # Student code can swallow a CellTimeout (in a __del__, an at-fork hook, a bare except): the alarm repeats
 # at this interval until the worker disarms it.
 REPEAT_SECONDS = 0.5
@@ -45,7 +40,7 @@ ERROR_FORMAT_SECONDS = 2.0  # for an exception's own __str__, which is student c
 # module's, and the worker's own code keeps working with these.
 _OWN_GLOBALS = globals()
 _BUILTINS = dict(builtins.__dict__)
-_np_array, _np_asarray, _ndarray, _generic = np.array, np.asarray, np.ndarray, np.generic
+_np_asarray = np.asarray
 _extract_tb, _format_list, _format_exception_only = (traceback.extract_tb, traceback.format_list,
                                                      traceback.format_exception_only)
 _signal, _setitimer, _pthread_sigmask = signal.signal, signal.setitimer, signal.pthread_sigmask
@@ -359,8 +354,8 @@ class Worker:
         errors: list[str] = []
         for number, call in enumerate(calls):
             try:
-                args = [make_argument(a) for a in call.get("args", [])]
-                kwargs = {k: make_argument(a) for k, a in call.get("kwargs", {}).items()}
+                args = [argument_from_wire(a) for a in call.get("args", [])]
+                kwargs = {k: argument_from_wire(a) for k, a in call.get("kwargs", {}).items()}
                 # Held in a list that _describe_call empties, so the result is freed while the timer runs.
                 result = [self._timed(_left(deadline, timeout), _apply, function, args, kwargs, student=True)]
                 reply = self._timed(_left(deadline, timeout), _describe_call, result, args, kwargs,
@@ -488,8 +483,8 @@ def _session_members(session: int) -> list[int]:
     return members
 
 
-def make_argument(spec: dict) -> Any:
-    """Build the argument the rubric asked for: numpy, torch (optionally requiring grad), list or plain."""
+def argument_from_wire(spec: dict) -> Any:
+    """Build the argument a request's wire form asks for: numpy, torch (optionally requiring grad), list or plain."""
     value, kind = spec["value"], spec.get("kind", "python")
     if kind == "python":
         return value
@@ -524,103 +519,7 @@ def gradients(result: Any, args: list, kwargs: dict, grad_wrt: list) -> dict:
 
 def describe(value: Any) -> dict:
     """The reply body for a student value: its plain data plus what kind of object it was."""
-    return {"value": to_plain(value), "kind": kind_of(value), "type": _type_name(value)}
-
-
-def _type_name(value: Any) -> str:
-    # type.__dict__ lookup, not getattr: a metaclass could make __name__ anything.
-    name = type.__dict__["__name__"].__get__(type(value))
-    return str.__str__(name)[:200]
-
-
-def kind_of(value: Any) -> str:
-    module = type.__dict__["__module__"].__get__(type(value))
-    module = str.__str__(module).split(".")[0] if isinstance(module, str) else ""
-    if module == "torch":
-        return "torch"
-    if module == "numpy":
-        return "numpy"
-    if isinstance(value, (list, tuple)):
-        return type(value).__name__ if type(value) in (list, tuple) else "sequence"
-    return "python"
-
-
-def to_plain(value: Any, _depth: int = 0, _budget: list | None = None) -> Any:
-    """Copy a student value into plain data, using the base types' own methods so overrides can't lie to us."""
-    budget = _budget if _budget is not None else [MAX_ELEMENTS]
-    if _depth > MAX_DEPTH:
-        raise ValueError(f"the value is nested deeper than {MAX_DEPTH} levels")
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise ValueError(f"the value holds more than {MAX_ELEMENTS} elements")
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return bool(int.__index__(value))
-    if isinstance(value, int):
-        return int.__index__(value)
-    if isinstance(value, float):
-        return float.__float__(value)
-    if isinstance(value, complex):
-        return complex.__complex__(value)
-    if isinstance(value, str):
-        if len(value) > MAX_STRING:
-            raise ValueError(f"a string of {len(value)} characters is too long")
-        # Text counts too (8 characters as one element), so a million copies of one long string stay small.
-        budget[0] -= len(value) // 8
-        if budget[0] < 0:
-            raise ValueError(f"the value holds more than {MAX_ELEMENTS} elements")
-        return str.__str__(value)
-    if isinstance(value, (_ndarray, _generic)):
-        return _numpy_plain(value, budget)
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
-        return _torch_plain(value, budget)
-    if isinstance(value, (list, tuple)):
-        items = [to_plain(item, _depth + 1, budget) for item in list.__iter__(list(value))]
-        return tuple(items) if isinstance(value, tuple) else items
-    if isinstance(value, dict):
-        return {str.__str__(k): to_plain(v, _depth + 1, budget) for k, v in dict.items(value)
-                if isinstance(k, str)}
-    raise TypeError(f"a {_type_name(value)} object cannot be graded; return numbers, arrays or tensors")
-
-
-def _numpy_plain(value: Any, budget: list) -> Any:
-    if isinstance(value, _ndarray):
-        array = _ndarray.view(value, _ndarray)
-    elif isinstance(value, _generic):
-        array = _np_array(value)
-    else:
-        raise TypeError(f"a {_type_name(value)} object cannot be graded")
-    if array.dtype.kind not in "biufc":
-        raise TypeError(f"arrays of dtype {array.dtype} cannot be graded; use a numeric dtype")
-    budget[0] -= array.size
-    if budget[0] < 0:
-        raise ValueError(f"the value holds more than {MAX_ELEMENTS} elements")
-    # Extended precision (np.longdouble) has no place on the wire: float64/complex128 keep what is compared.
-    if array.dtype.kind == "f" and array.dtype.itemsize > 8:
-        return array.astype(np.float64)
-    if array.dtype.kind == "c" and array.dtype.itemsize > 16:
-        return array.astype(np.complex128)
-    return _np_array(array, copy=True)
-
-
-def _torch_plain(value: Any, budget: list) -> Any:
-    import torch
-
-    # A Tensor subclass's __torch_function__ would run on every operation below: drop the subclass first.
-    with torch._C.DisableTorchFunctionSubclass():
-        tensor = torch.Tensor.as_subclass(value, torch.Tensor).detach().cpu()
-        if tensor.is_sparse:
-            tensor = tensor.to_dense()
-        if tensor.is_complex():
-            tensor = tensor.to(torch.complex128)
-        elif tensor.dtype in (torch.bfloat16, torch.float16):
-            tensor = tensor.to(torch.float32)
-        if tensor.numel() > max(budget[0], 0):
-            raise ValueError(f"the value holds more than {MAX_ELEMENTS} elements")
-        array = tensor.resolve_conj().resolve_neg().numpy().copy()
-    return _numpy_plain(array, budget)
+    return {"value": to_plain(value), "kind": value_kind(value), "type": type_name(value)}
 
 
 class _Failure:
@@ -648,10 +547,10 @@ def main() -> None:
         sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
         Worker(channel_in, channel_out).run()
     except (WireError, OSError, ValueError):
-        os._exit(PROTOCOL_LOST)
+        os._exit(WorkerExit.PROTOCOL_LOST)
     except BaseException:  # noqa: BLE001 - a worker bug: say so in the exit status, never hang
         _Failure.report()
-        os._exit(WORKER_FAILED)
+        os._exit(WorkerExit.WORKER_FAILED)
     os._exit(0)
 
 

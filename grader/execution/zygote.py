@@ -6,7 +6,7 @@ the zygote's clean memory: whatever a hand-in changes in its modules dies with i
 
 The zygote is the sandbox's PID 1 (bubblewrap's --as-pid-1) and not dumpable: a hand-in can neither signal
 (the kernel drops signals to a namespace's init that it does not handle), trace nor read it, and the slot's
-seccomp filter (pool.slot_filter) keeps hand-ins from re-limiting or re-prioritising it. What /proc still lets
+seccomp filter (seccomp.slot_filter) keeps hand-ins from re-limiting or re-prioritising it. What /proc still lets
 them change, and anything that got past, it finds itself: before every fork and at every reset it compares its
 own rlimits, priority, scheduling and affinity with what they were at start, and answers "changed" or "dirty".
 
@@ -48,15 +48,13 @@ import sys
 import tempfile
 import time
 
+from grader.execution.protocol import WORKER_MODULE, WorkerExit
+
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 MAX_MESSAGE = 1 << 16
 KILL_TIMEOUT_SECONDS = 5.0
-# Exit status of a worker whose set-up (before the hand-in's first line) failed; the runner reports it as
-# a worker that did not start, with the message the set-up wrote to stderr.
-SETUP_FAILED = 125
-WORKER_MODULE = "grader.execution.worker"
 
 
 def _prctl(option: int, value: int) -> None:
@@ -161,7 +159,7 @@ class Zygote:
             try:
                 _become_worker(fds, self.control)
             finally:
-                os._exit(SETUP_FAILED)
+                os._exit(WorkerExit.SETUP_FAILED)
         for fd in fds:
             os.close(fd)
         self.child, self.child_status = pid, None
@@ -375,7 +373,7 @@ def _become_worker(fds: list[int], control: socket.socket) -> None:
     handshake.send(b"hello")
     data = handshake.recv(MAX_MESSAGE)
     if not data:
-        os._exit(SETUP_FAILED)  # not needed after all
+        os._exit(WorkerExit.SETUP_FAILED)  # not needed after all
     handshake.close()
     control.detach()  # closed below with every other inherited descriptor
     for target, fd in enumerate((stdin, stdout, stderr)):
@@ -398,7 +396,7 @@ def _become_worker(fds: list[int], control: socket.socket) -> None:
         os.environ["PWD"] = workdir  # a cold worker inherits it from the shell that copies its files
     except (OSError, KeyError, ValueError, shutil.Error) as exc:
         os.write(2, f"grader zygote: cannot set up the worker: {exc}\n".encode(errors="replace"))
-        os._exit(SETUP_FAILED)
+        os._exit(WorkerExit.SETUP_FAILED)
     worker = sys.modules[WORKER_MODULE]
     sys.argv = [worker.__file__]
     worker.main()  # ends the process with os._exit

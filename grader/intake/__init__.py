@@ -1,6 +1,7 @@
 """Intake of hand-ins: file names, safe unpacking, main-file choice, team info, lateness.
 
-Pure library functions; the batch runner calls them per submission and records the flags.
+The front door is `take_in(path, rules, workdir) -> HandIn` (intake/hand_in.py); the modules below it are plain
+functions that it (and the self-check, the export) call.
 """
 
 from grader.intake.deadline import (
@@ -14,7 +15,8 @@ from grader.intake.deadline import (
     submission_time,
 )
 from grader.intake.extract import ExtractedSubmission, ExtractionLimits, IgnoredEntry, IntakeError, extract_submission
-from grader.intake.flags import FLAG_CODES, Flag, FlagCode
+from grader.intake.flags import FLAG_CODES, Flag, FlagCode, FlagRecord
+from grader.intake.hand_in import HandIn, HandInTiming, IntakeRules, TimingRule, take_in
 from grader.intake.main_file import SELECTION_RULE, MainFileChoice, choose_main_file
 from grader.intake.naming import NamingRule, ParsedName, Student, find_duplicate_students, parse_submission_name
 from grader.intake.team import TeamMember, compare_team, read_team_info
@@ -27,8 +29,12 @@ __all__ = [
     "ExtractionLimits",
     "Flag",
     "FlagCode",
+    "FlagRecord",
+    "HandIn",
+    "HandInTiming",
     "IgnoredEntry",
     "IntakeError",
+    "IntakeRules",
     "LatePolicy",
     "Lateness",
     "MainFileChoice",
@@ -38,6 +44,7 @@ __all__ = [
     "Student",
     "SubmissionTime",
     "TeamMember",
+    "TimingRule",
     "assess_lateness",
     "choose_main_file",
     "compare_team",
@@ -47,4 +54,5 @@ __all__ = [
     "read_manifest",
     "read_team_info",
     "submission_time",
+    "take_in",
 ]

@@ -40,3 +40,16 @@ class Flag:
             raise ValueError(f"unknown flag code {self.code!r}; known codes: {', '.join(sorted(FLAG_CODES))}")
         if not self.message:
             raise ValueError(f"flag {self.code!r} needs a message")
+
+
+@dataclass(frozen=True)
+class FlagRecord:
+    """A flag as results keep it: intake's codes (above) and the grading's own (timeout, memory, crash,
+    broken_notebook, grading_error, similar_to), so the code is not checked against FLAG_CODES."""
+
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, flag: Flag) -> FlagRecord:
+        return cls(flag.code, flag.message)

@@ -470,3 +470,70 @@ def _merge_repeats(members: list[TeamMember]) -> list[TeamMember]:
         else:
             merged.append(member)
     return merged
+
+
+@dataclass(frozen=True)
+class StudentRecord:
+    """One student of a hand-in as results keep it: the file name's, completed from the declared team."""
+
+    student_id: str | None
+    name: str | None
+    email: str | None
+    source: str  # "file name", "file name and hand-in", "hand-in only"
+
+
+# Reads a PDF's first pages as text for declared_team. PDFs are untrusted and pypdf can be made to spin, so the
+# grader never parses them in its own process: the caller passes a reader that works in a bounded child
+# (grader.commands.manual.reading.pdf_text); without one, PDFs are not read for team information.
+PdfTextReader = Callable[[Path], str]
+
+
+def declared_team(files_dir: Path, main_file: str | None, written: Sequence[str], notes: list[str],
+                  pdf_text: PdfTextReader | None = None) -> tuple[list[TeamMember], str | None]:
+    """The team the hand-in declares and the file it was read from: the main file first, then written answers
+    (text before PDF). (…, None) when no file could be read, so there is nothing to compare. Files that cannot
+    be read add a note."""
+    candidates = ([main_file] if main_file else []) + [w for w in written if not w.lower().endswith(".pdf")] \
+        + [w for w in written if w.lower().endswith(".pdf")]
+    first_read: str | None = None
+    for relative in candidates:
+        path = files_dir / relative
+        try:
+            if path.suffix.lower() == ".pdf":
+                if pdf_text is None:
+                    continue
+                members = parse_team_text(pdf_text(path))
+            else:
+                members = read_team_info(path)
+        except ValueError as exc:
+            notes.append(f"team information: {exc}")
+            continue
+        if members:
+            return members, f"'{relative}'"
+        first_read = first_read or f"'{relative}'"
+    return [], first_read
+
+
+def reconcile_team(named: Sequence[Student], declared: Sequence[TeamMember], id_pattern: str) -> list[StudentRecord]:
+    """The file name's students, completed (full name, email) from the declared team; then declared extras.
+
+    A file-name id that breaks the naming rule ("sheet11") gives way to the declared id of the same student.
+    """
+    unused = list(declared)
+    students = []
+    for student in named:
+        match = None
+        if student.student_id:
+            match = next((m for m in unused if m.student_id and same_id(m.student_id, student.student_id)), None)
+        if match is None and student.name:
+            match = next((m for m in unused if m.name and names_match(m.name, student.name)), None)
+        if match is None:
+            students.append(StudentRecord(normalise_student_id(student.student_id), student.name, None, "file name"))
+            continue
+        unused.remove(match)
+        named_id_ok = student.student_id is not None and re.fullmatch(id_pattern, student.student_id) is not None
+        student_id = student.student_id if named_id_ok or not match.student_id else match.student_id
+        students.append(StudentRecord(normalise_student_id(student_id), match.name or student.name, match.email,
+                                      "file name and hand-in"))
+    students.extend(StudentRecord(normalise_student_id(m.student_id), m.name, m.email, "hand-in only") for m in unused)
+    return students

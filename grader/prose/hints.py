@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.model_answers import count_sentences, count_words
+from grader.rubric.model_answers import count_sentences, count_words
 from grader.prose.textnorm import STOPWORDS, folded_words, same_word, stem
 
 # Phrase words may be spread over this many answer words beyond the phrase's own length.
@@ -42,7 +42,7 @@ _REFERENCES_START = re.compile(
 
 
 class KeyPointLike(Protocol):
-    """What hints need of a key point; `grader.model_answers.KeyPoint` is one."""
+    """What hints need of a key point; `grader.rubric.model_answers.KeyPoint` is one."""
 
     id: str
     summary: str

@@ -9,7 +9,7 @@ to tune a resubmission to it.
 from __future__ import annotations
 
 from grader.checks.plan import CheckResult
-from grader.gradebook import StoredResult
+from grader.store.gradebook import StoredResult
 
 _STATUS_WORDS = {"passed": "passed", "failed": "failed", "error": "could not be checked"}
 

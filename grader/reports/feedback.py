@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from grader.checks.plan import CheckResult
-from grader.gradebook import StoredResult
+from grader.store.gradebook import StoredResult
 from grader.intake.deadline import Deadline
-from grader.model_answers import SheetAnswers
+from grader.rubric.model_answers import SheetAnswers
 from grader.reports.check_text import hidden_lines, public_lines, question_points_text, tutor_line
 from grader.reports.document import Document
 from grader.rubric.models import ManualCheck, Rubric

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from grader.gradebook import StoredResult
+from grader.store.gradebook import StoredResult
 from grader.intake.naming import normalise_student_id
 from grader.rubric.models import Rubric
 from grader.textsafe import spreadsheet_inert

@@ -13,9 +13,10 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from grader.gradebook import FlagRecord, SimilarityState, StoredResult
+from grader.intake.flags import FlagRecord
+from grader.store.gradebook import SimilarityState, StoredResult
 from grader.intake.naming import Student, find_duplicate_students
-from grader.model_answers import ModelAnswersError, SheetAnswers, load_model_answers
+from grader.rubric.model_answers import ModelAnswersError, SheetAnswers, rubric_answers
 from grader.reports.document import to_html, to_markdown
 from grader.reports.feedback import feedback_document
 from grader.reports.gradebook_csv import write_gradebook_csv
@@ -78,7 +79,7 @@ def with_similarity_flags(results: list[StoredResult], similarity: SimilaritySta
     """The results with a `similar_to` flag per flagged pair a hand-in is in (cleared pairs flag nothing)."""
     if similarity is None:
         return results
-    from grader.similarity.page import similar_to_message
+    from grader.reports.similarity_section import similar_to_message
 
     updated = []
     for result in results:
@@ -91,11 +92,8 @@ def with_similarity_flags(results: list[StoredResult], similarity: SimilaritySta
 
 
 def _model_answers(loaded: LoadedRubric, notes: list[str]) -> SheetAnswers | None:
-    name = loaded.rubric.model_answers
-    if not name:
-        return None
     try:
-        return load_model_answers(Path(loaded.course_root) / name)
+        return rubric_answers(loaded.course_root, loaded.rubric.model_answers)
     except ModelAnswersError as exc:
         notes.append(f"model answers left out of the feedback: {exc}")
         return None

@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from grader.gradebook import StoredResult
-from grader.grading import QuestionScore
+from grader.store.gradebook import StoredResult
+from grader.scoring.sheet import QuestionScore
 from grader.reports.check_text import hidden_lines, tutor_line
 from grader.rubric.models import Rubric
 

@@ -18,11 +18,11 @@ from urllib.parse import quote
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from grader.gradebook import SimilarityState, StoredResult
+from grader.store.gradebook import SimilarityState, StoredResult
 from grader.reports.document import page
 from grader.reports.page_assets import link_page_assets
 from grader.rubric.models import Rubric
-from grader.similarity.page import summary_section
+from grader.reports.similarity_section import summary_section
 
 
 def needs_attention(result: StoredResult) -> bool:

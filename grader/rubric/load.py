@@ -11,12 +11,13 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Iterator
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from grader.rubric.models import FunctionCheck, PropertyCheck, Rubric, ValueCheck
+from grader.rubric.models import CHECK_KIND_NAMES, Rubric
 
 
 class RubricError(ValueError):
@@ -94,7 +95,7 @@ def _describe(error: dict, raw: Any) -> str:
             parts.append(f"{'question' if key == 'questions' else 'check'} {name}")
             i += 2
             continue
-        if isinstance(key, str) and key in ("function", "value", "choice", "property", "manual") and parts \
+        if isinstance(key, str) and key in CHECK_KIND_NAMES and parts \
                 and parts[-1].startswith("check"):
             i += 1  # the discriminator's branch name adds nothing for the reader
             continue
@@ -108,24 +109,26 @@ def _describe(error: dict, raw: Any) -> str:
     return f"{where or 'top level'}: {error['msg']}"
 
 
-def _unresolved(loaded: LoadedRubric):
-    rubric = loaded.rubric
+def named_references(rubric: Rubric) -> Iterator[tuple[str, str, str]]:
+    """Every name of the course's code the rubric uses, as (where, field, 'module:name' or bare name): the
+    references, judges, generators and mistakes its checks name (each kind says which: CheckBase.course_code)."""
     for question in rubric.questions:
         for check in question.checks:
-            where = f"question {question.id}, check {check.id}"
-            names: list[tuple[str, str]] = [(f"hints[{i}].mistake", h.mistake) for i, h in enumerate(check.hints)]
-            if isinstance(check, (FunctionCheck, ValueCheck)) and check.reference:
-                names.append(("reference", check.reference))
-            if isinstance(check, PropertyCheck):
-                names.append(("judge", check.judge))
-            for case_index, case in enumerate(getattr(check, "cases", [])):
-                if case.generator:
-                    names.append((f"cases[{case_index}].generator", case.generator))
-            for field_name, dotted in names:
-                try:
-                    loaded.resolve(dotted)
-                except LookupError as exc:
-                    yield f"{where}, field {field_name}: {exc}"
+            for field_name, dotted in check.course_code():
+                yield f"question {question.id}, check {check.id}", field_name, dotted
+
+
+def module_of(dotted: str, default_module: str | None) -> str | None:
+    """The module a 'module:name' (or, with a default module, a bare 'name') lives in."""
+    return dotted.split(":", 1)[0] if ":" in dotted else default_module
+
+
+def _unresolved(loaded: LoadedRubric) -> Iterator[str]:
+    for where, field_name, dotted in named_references(loaded.rubric):
+        try:
+            loaded.resolve(dotted)
+        except LookupError as exc:
+            yield f"{where}, field {field_name}: {exc}"
 
 
 def resolve_dotted(dotted: str, default_module: str | None, course_root: Path) -> Any:
@@ -148,11 +151,4 @@ def resolve_dotted(dotted: str, default_module: str | None, course_root: Path) -
         if not hasattr(value, part):
             raise LookupError(f"{module_name!r} has no {attr!r}")
         value = getattr(value, part)
-    return value
-
-
-def resolve_callable(loaded: LoadedRubric, dotted: str) -> Callable:
-    value = loaded.resolve(dotted)
-    if not callable(value):
-        raise LookupError(f"{dotted!r} is not callable")
     return value

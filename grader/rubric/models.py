@@ -6,7 +6,7 @@ Everything here is validated once, when the file is loaded; the rest of the engi
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -98,11 +98,36 @@ class Hint(Strict):
 
 
 class CheckBase(Strict):
+    """What every check kind has. A kind is a subclass with a `kind` literal, listed in CHECK_MODELS, and its
+    behaviour (planning, judging) registered under the same name in grader.checks.kinds.CHECK_KINDS; what the
+    loader, the released rubric and the selftest need to know of a kind is asked of the model, below."""
+
     id: str = Field(pattern=r"^[\w.-]+$")
     points: float = Field(ge=0)
     visibility: Literal["public", "hidden"] = "hidden"
     description: str = ""
     hints: list[Hint] = []
+
+    # Judged from precomputed expected values alone, so its public plans can be released to students.
+    precomputable: ClassVar[bool] = False
+    # Scored by a tutor, not by the grader.
+    tutor_graded: ClassVar[bool] = False
+
+    def student_names(self) -> list[str]:
+        """The student-facing names the check reads or calls, as the rubric writes them."""
+        return []
+
+    def course_code(self) -> list[tuple[str, str]]:
+        """(field, 'module:name' or bare name) of every piece of the course's code the check uses: the hints'
+        mistakes, the kind's own (reference, judge), the cases' generators."""
+        names = [(f"hints[{i}].mistake", h.mistake) for i, h in enumerate(self.hints)] + self._own_code()
+        for case_index, case in enumerate(getattr(self, "cases", [])):
+            if case.generator:
+                names.append((f"cases[{case_index}].generator", case.generator))
+        return names
+
+    def _own_code(self) -> list[tuple[str, str]]:
+        return []
 
 
 class Comparison(Strict):
@@ -125,6 +150,13 @@ class FunctionCheck(CheckBase, Comparison):
     # A call that raises is tried again with the same values in the other array kind (numpy <-> torch) and
     # float dtype (float64 <-> float32) before the case fails; false for a task that demands one kind.
     retry_other_kinds: bool = True
+    precomputable: ClassVar[bool] = True
+
+    def student_names(self) -> list[str]:
+        return [self.function]
+
+    def _own_code(self) -> list[tuple[str, str]]:
+        return [("reference", self.reference)]
 
     @model_validator(mode="after")
     def _grads_need_inputs(self) -> FunctionCheck:
@@ -138,6 +170,13 @@ class ValueCheck(CheckBase, Comparison):
     name: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
     expected: Any = None
     reference: DottedPath | None = None
+    precomputable: ClassVar[bool] = True
+
+    def student_names(self) -> list[str]:
+        return [self.name]
+
+    def _own_code(self) -> list[tuple[str, str]]:
+        return [("reference", self.reference)] if self.reference else []
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueCheck:
@@ -157,6 +196,10 @@ class ChoiceCheck(CheckBase):
     name: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
     expected: str
     options: dict[str, list[str]] = DEFAULT_CHOICES
+    precomputable: ClassVar[bool] = True
+
+    def student_names(self) -> list[str]:
+        return [self.name]
 
     @model_validator(mode="after")
     def _expected_is_an_option(self) -> ChoiceCheck:
@@ -177,6 +220,12 @@ class PropertyCheck(CheckBase):
     judge_options: dict[str, Any] = {}
     call_timeout: float | None = Field(None, gt=0)
 
+    def student_names(self) -> list[str]:
+        return [*self.get, *([self.call] if self.call else [])]
+
+    def _own_code(self) -> list[tuple[str, str]]:
+        return [("judge", self.judge)]
+
     @model_validator(mode="after")
     def _something_to_judge(self) -> PropertyCheck:
         if not self.get and not self.call:
@@ -189,10 +238,13 @@ class PropertyCheck(CheckBase):
 class ManualCheck(CheckBase):
     kind: Literal["manual"]
     answer: str | None = None  # key in the model answers file; defaults to the question id
+    tutor_graded: ClassVar[bool] = True
 
 
-Check = Annotated[Union[FunctionCheck, ValueCheck, ChoiceCheck, PropertyCheck, ManualCheck],
-                  Field(discriminator="kind")]
+# The check kinds: one model each (its behaviour: grader.checks.kinds.CHECK_KINDS under the same name).
+CHECK_MODELS: tuple[type[CheckBase], ...] = (FunctionCheck, ValueCheck, ChoiceCheck, PropertyCheck, ManualCheck)
+CHECK_KIND_NAMES: tuple[str, ...] = tuple(model.model_fields["kind"].annotation.__args__[0] for model in CHECK_MODELS)
+Check = Annotated[Union[CHECK_MODELS], Field(discriminator="kind")]
 
 
 class Question(Strict):

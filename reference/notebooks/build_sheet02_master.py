@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from grader.notebooks import make_cell
+from grader.course import make_cell
 
 MASTER_PATH = Path(__file__).with_name("sheet02_master.ipynb")
 ANSWERS = Path(__file__).resolve().parent.parent / "answers" / "sheet02.yaml"

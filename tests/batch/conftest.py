@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.grading import plan_checks
+from grader.checks.kinds import plan_checks
 from grader.rubric.load import load_rubric
 from submissions.make_examples import Member, as_hand_in, make_zip, notebook_bytes, write_examples, zip_name
 from tests.conftest import REPO
@@ -80,9 +80,9 @@ def sheet02_plans():
 @pytest.fixture
 def cached_plans(monkeypatch, sheet02_plans):
     """Planning runs the reference on every case (seconds); tests that only count gradings reuse one plan."""
-    import grader.batch
+    import grader.scoring.grade
 
-    monkeypatch.setattr(grader.batch, "plan_checks", lambda loaded: sheet02_plans)
+    monkeypatch.setattr(grader.scoring.grade, "plan_checks", lambda loaded: sheet02_plans)
     return sheet02_plans
 
 
@@ -90,3 +90,15 @@ def cached_plans(monkeypatch, sheet02_plans):
 def unsafe(sandbox) -> bool:
     """Whether the batch must be allowed the process fallback here (CI requires bubblewrap)."""
     return sandbox.name != "bubblewrap"
+
+
+def grading_count(book, sheet: str, file_name: str | None = None) -> int:
+    """How many gradings the gradebook holds (for one hand-in, or for the whole sheet), read with plain SQL."""
+    import sqlite3
+
+    query = "SELECT COUNT(*) FROM gradings g JOIN submissions s ON s.id = g.submission_id WHERE s.sheet = ?"
+    params: tuple = (sheet,) if file_name is None else (sheet, file_name)
+    if file_name is not None:
+        query += " AND s.file_name = ?"
+    with sqlite3.connect(book.path) as connection:
+        return int(connection.execute(query, params).fetchone()[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from grader.cli import app
+from grader.commands.cli import app
 from tests.conftest import REPO
 
 
@@ -55,7 +55,7 @@ def test_one_zip_is_graded_on_its_own(tmp_path, unsafe, cached_plans):
                                       "--course", str(REPO), "--no-warm", *(["--unsafe-no-sandbox"] if unsafe else [])])
     assert result.exit_code == 0, result.output
     assert "graded 1, skipped 0" in flat(result.output)
-    from grader.gradebook import Gradebook
+    from grader.store.gradebook import Gradebook
 
     with Gradebook.open(tmp_path / "out" / "gradebook.db") as book:
         [stored] = book.results("sheet02")

@@ -10,13 +10,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from grader.batch import folder_name, rubric_fingerprint
+from grader.store.layout import folder_name
+from grader.rubric.fingerprint import rubric_fingerprint
 from grader.checks.plan import CheckResult
-from grader.gradebook import FailedCell, FlagRecord, Gradebook, GradebookError, GradingRecord, StudentRecord
-from grader.grading import QuestionScore
+from grader.intake.flags import FlagRecord
+from grader.intake.hand_in import HandInTiming
+from grader.intake.team import StudentRecord
+from grader.scoring.record import FailedCell, GradingRecord, IntakeFacts, RunFacts, SheetScore
+from grader.store.gradebook import Gradebook, GradebookError
+from grader.scoring.sheet import QuestionScore
 from grader.reports.outputs import write_outputs
 from grader.rubric.load import load_rubric
-from tests.batch.conftest import make_course
+from tests.batch.conftest import grading_count, make_course
 from tests.conftest import REPO
 
 START = datetime(2025, 2, 3, 9, 15, 30, 250000, tzinfo=UTC)
@@ -41,16 +46,19 @@ def make_record(file_name="Berg_2302001_Demir_2302002.zip", *, sha="a" * 64, sta
     return GradingRecord(
         sheet="sheet02", file_name=file_name, folder=folder_name(file_name), content_sha256=sha,
         rubric_sha256="r" * 64, engine_version="0.1.0", status=status, started_at=START,
-        finished_at=START + timedelta(seconds=4.5), main_file="sheet02.ipynb", main_file_reason="the only notebook",
-        submitted_at=START - timedelta(days=5), time_source="manifest", time_explanation="from the CMS manifest",
-        late=late_factor < 1, minutes_late=0.0, days_late=0, late_factor=late_factor, lateness_message="on time",
-        auto_points=choice_points, pending_manual=2.0, max_points=18.0, error=None, sandbox="bubblewrap",
-        protections_off=[], flags=[FlagRecord("team_size", "1 student named")], notes=["a note"],
-        failed_cells=[FailedCell("cell 3", "error", "ZeroDivisionError")], ignored_entries=["__MACOSX/x: junk"],
-        written_answers=["answers.pdf"],
-        students=[StudentRecord("2302001", "Hanna Berg", "hanna.berg@example.org", "file name and hand-in"),
-                  StudentRecord("2302002", "Yusuf Demir", None, "file name")],
-        questions=questions)
+        finished_at=START + timedelta(seconds=4.5),
+        intake=IntakeFacts(
+            main_file="sheet02.ipynb", main_file_reason="the only notebook", ignored_entries=["__MACOSX/x: junk"],
+            written_answers=["answers.pdf"],
+            students=[StudentRecord("2302001", "Hanna Berg", "hanna.berg@example.org", "file name and hand-in"),
+                      StudentRecord("2302002", "Yusuf Demir", None, "file name")]),
+        timing=HandInTiming(submitted_at=START - timedelta(days=5), time_source="manifest",
+                            time_explanation="from the CMS manifest", late=late_factor < 1, minutes_late=0.0,
+                            days_late=0, late_factor=late_factor, lateness_message="on time", deadline=None),
+        score=SheetScore(questions, auto_points=choice_points, pending_manual=2.0, max_points=18.0, error=None),
+        run=RunFacts(sandbox="bubblewrap", protections_off=[],
+                     failed_cells=[FailedCell("cell 3", "error", "ZeroDivisionError")]),
+        flags=[FlagRecord("team_size", "1 student named")], notes=["a note"])
 
 
 @pytest.fixture
@@ -87,7 +95,7 @@ def test_only_the_latest_done_grading_with_the_same_hashes_is_current(book):
     book.record(run, make_record(sha="b" * 64, choice_points=0.0))
     assert not book.is_current("sheet02", name, **current)
     [latest] = book.results("sheet02")
-    assert latest.record.content_sha256 == "b" * 64 and book.grading_count("sheet02", name) == 3
+    assert latest.record.content_sha256 == "b" * 64 and grading_count(book, "sheet02", name) == 3
 
 
 def test_manual_scores_add_up_survive_a_regrade_and_the_last_one_counts(book):

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.cli import app
-from grader.gradebook import Gradebook
+from grader.commands.cli import app
+from grader.store.gradebook import Gradebook
 from submissions.make_examples import Member
-from tests.batch.conftest import append_manifest, full_hand_in
+from tests.batch.conftest import append_manifest, full_hand_in, grading_count
 from tests.conftest import REPO
 
 TEAM = [Member("Ines Varga", "2303001", "ines.varga@example.org"),
@@ -34,7 +34,7 @@ def grade(hand_ins: Path, out: Path, unsafe: bool, *extra: str):
 def stored(out: Path):
     with Gradebook.open(out / "gradebook.db") as book:
         [result] = book.results("sheet02")
-        return result, book.grading_count("sheet02")
+        return result, grading_count(book, "sheet02")
 
 
 def csv_row(out: Path) -> dict[str, str]:

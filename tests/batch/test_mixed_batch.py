@@ -15,16 +15,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from grader.batch import BatchOptions, folder_name, run_batch
-from grader.gradebook import Gradebook
-from grader.model_answers import load_model_answers
-from grader.mutants import load_mutants
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
+from grader.store.gradebook import Gradebook
+from grader.rubric.model_answers import load_model_answers
+from grader.commands.mutants import load_mutants
 from grader.reports.document import to_markdown
 from grader.reports.feedback import feedback_document
 from grader.reports.results_json import results_json
 from grader.rubric.load import load_rubric
 from submissions.make_examples import ERIKA, PARTIAL_MUTANTS, Member, sheet02_examples
-from tests.batch.conftest import append_manifest, examples, full_hand_in, make_course
+from tests.batch.conftest import append_manifest, examples, full_hand_in, grading_count, make_course
 from tests.conftest import REPO
 
 CELL_TIMEOUT = 4
@@ -78,7 +79,7 @@ def test_every_hand_in_is_graded_once_and_none_stops_the_batch(graded):
     assert sorted(summary.graded) == sorted(p.name for p in graded["cases"].values())
     assert not summary.skipped and not summary.interrupted
     with Gradebook.open(summary.db_path) as book:
-        assert book.grading_count("sheet02") == len(graded["cases"])
+        assert grading_count(book, "sheet02") == len(graded["cases"])
         assert [run["status"] for run in book.runs()] == ["finished"]
 
 

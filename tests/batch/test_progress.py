@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from grader.progress import BatchProgress
+from grader.commands.progress import BatchProgress
 
 
 class Clock:

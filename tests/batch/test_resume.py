@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-import grader.batch
-from grader.batch import BatchOptions, folder_name, run_batch
-from grader.gradebook import Gradebook
+import grader.commands.batch
+import grader.scoring.grade
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
+from grader.store.gradebook import Gradebook
 from submissions.make_examples import Member
-from tests.batch.conftest import append_manifest, examples, full_hand_in, make_course
+from tests.batch.conftest import append_manifest, examples, full_hand_in, grading_count, make_course
 from tests.conftest import REPO
 
 TEAMS = [[Member("Hanna Berg", "2302001", "hanna.berg@example.org"),
@@ -45,7 +47,7 @@ def stored_so_far(db: Path) -> dict[str, int]:
 
 
 def grade_command(hand_ins: Path, out: Path, unsafe: bool) -> list[str]:
-    return [sys.executable, "-m", "grader.cli", "grade", str(hand_ins), "--sheet", "sheet02", "--out", str(out),
+    return [sys.executable, "-m", "grader.commands.cli", "grade", str(hand_ins), "--sheet", "sheet02", "--out", str(out),
             "--course", str(REPO), "--jobs", "1", *(["--unsafe-no-sandbox"] if unsafe else [])]
 
 
@@ -112,21 +114,21 @@ def test_unchanged_hand_ins_are_skipped_force_and_a_changed_rubric_regrade(tmp_p
     one_changed = run_batch(options)
     assert one_changed.graded == [first.graded[0]] and one_changed.skipped == [first.graded[1]]
     with Gradebook.open(first.db_path) as book:
-        assert book.grading_count("sheet02") == 2 + 2 + 2 + 1
+        assert grading_count(book, "sheet02") == 2 + 2 + 2 + 1
 
 
 def test_a_grader_failure_is_that_hand_ins_error_and_is_retried(tmp_path, cached_plans, unsafe, monkeypatch):
     hand_ins = fast_folder(tmp_path)
     victim = full_hand_in(hand_ins, TEAMS[0])
     append_manifest(hand_ins, [(victim.name, ON_TIME)])
-    real_grade_file = grader.batch.grade_file
+    real_grade_file = grader.scoring.grade.grade_file
 
     def failing(path, *args, **kwargs):
         if folder_name(victim.name) in Path(path).parts:
             raise RuntimeError("simulated grader bug")
         return real_grade_file(path, *args, **kwargs)
 
-    monkeypatch.setattr(grader.batch, "grade_file", failing)
+    monkeypatch.setattr(grader.scoring.grade, "grade_file", failing)
     options = BatchOptions(hand_ins=hand_ins, sheet="sheet02", out=tmp_path / "out", course=REPO, jobs=2,
                            unsafe_no_sandbox=unsafe)
     first = run_batch(options)
@@ -137,7 +139,7 @@ def test_a_grader_failure_is_that_hand_ins_error_and_is_retried(tmp_path, cached
     assert [f.code for f in stored[victim.name].flags] == ["grading_error"]
     assert all(r.status == "done" for name, r in stored.items() if name != victim.name)
 
-    monkeypatch.setattr(grader.batch, "grade_file", real_grade_file)
+    monkeypatch.setattr(grader.scoring.grade, "grade_file", real_grade_file)
     second = run_batch(options)
     assert second.graded == [victim.name] and len(second.skipped) == 2
     with Gradebook.open(first.db_path) as book:
@@ -177,10 +179,10 @@ def test_grading_refuses_to_run_without_bubblewrap_unless_allowed(tmp_path, cach
             raise SandboxUnavailable("bubblewrap cannot run here: simulated")
         return ProcessSandbox()
 
-    monkeypatch.setattr(grader.batch, "find_sandbox", no_bubblewrap)
+    monkeypatch.setattr(grader.commands.batch, "find_sandbox", no_bubblewrap)
     hand_ins = fast_folder(tmp_path)
     options = BatchOptions(hand_ins=hand_ins, sheet="sheet02", out=tmp_path / "out", course=REPO)
-    with pytest.raises(grader.batch.BatchError, match="--unsafe-no-sandbox"):
+    with pytest.raises(grader.commands.batch.BatchError, match="--unsafe-no-sandbox"):
         run_batch(options)
     assert not (tmp_path / "out" / "gradebook.db").exists()
     summary = run_batch(replace(options, unsafe_no_sandbox=True))

@@ -7,9 +7,10 @@ import csv
 import shutil
 from pathlib import Path
 
-from grader.batch import BatchOptions, folder_name, run_batch
-from grader.gradebook import Gradebook
-from grader.similarity.command import similarity_command
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
+from grader.store.gradebook import Gradebook
+from grader.commands.similarity.command import similarity_command
 from tests.batch.conftest import append_manifest
 from tests.conftest import REPO
 from tests.similarity.corpus import write_corpus_zips

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from grader.batch import BATCH_FILES, _team_students, assign_folders
+from grader.store.layout import BATCH_FILES, assign_folders
+from grader.intake.team import reconcile_team
 from grader.intake.naming import NamingRule, parse_submission_name
 from grader.intake.team import TeamMember
 
@@ -11,7 +12,7 @@ DIGITS = NamingRule().id_pattern
 
 def students(file_name, declared):
     return [(s.student_id, s.name, s.email, s.source)
-            for s in _team_students(parse_submission_name(file_name).students, declared, DIGITS)]
+            for s in reconcile_team(parse_submission_name(file_name).students, declared, DIGITS)]
 
 
 def test_named_students_take_full_names_and_emails_from_the_declared_team():

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import nbformat
 
-from grader.batch import BatchOptions, folder_name, run_batch
-from grader.manual.export import export_manual
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
+from grader.commands.manual.export import export_manual
 from submissions.make_examples import Member, as_hand_in, make_zip, notebook_bytes
 from tests.batch.conftest import append_manifest, examples, master02
 from tests.conftest import REPO

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from grader.model_answers import load_model_answers
+from grader.rubric.model_answers import load_model_answers
 from grader.reports.document import page
 from grader.reports.page_assets import link_page_assets
 from tests.browser.graded import HREF, IMG, SCRIPT, GradedPages

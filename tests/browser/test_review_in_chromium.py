@@ -18,9 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.review.security import Access
-from grader.review.serving import serving_sheet
-from grader.review.sheet import ReviewedSheet
+from grader.commands.review.security import Access
+from grader.commands.review.serving import serving_sheet
+from grader.commands.review.sheet import ReviewedSheet
 from tests.browser.graded import HOSTILE, HOSTILE_FILE, IMG, SCRIPT, GradedPages
 from tests.browser.harness import BrowserSession, WatchedPage
 from tests.conftest import REPO

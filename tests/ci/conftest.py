@@ -23,7 +23,7 @@ def run_grader(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subp
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     environment["COLUMNS"] = "200"
     environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "grader.cli", *args], cwd=cwd, env=environment,
+    return subprocess.run([sys.executable, "-m", "grader.commands.cli", *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=600)
 
 

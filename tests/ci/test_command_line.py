@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from grader import DISTRIBUTION, __version__
 from grader.checks.plan import CheckResult
-from grader.cli import app
-from grader.grading import QuestionScore, SubmissionGrade
-from grader.junit import write_junit
-from grader.selfcheck import SelfCheckOutcome
+from grader.commands.cli import app
+from grader.scoring.sheet import QuestionScore, SubmissionGrade
+from grader.reports.junit import write_junit
+from grader.commands.selfcheck import SelfCheckOutcome
 
 
 def test_version_names_the_command_and_the_installed_package() -> None:
@@ -82,7 +82,7 @@ def test_check_output_fits_80_columns_and_wraps_messages_under_their_row() -> No
     rows = [line for line in lines if re.match(r"^(1b|3c|3e|3g) ", line)]
     assert [row.split() for row in rows] == [["1b", "delta-public", "1/1", "passed"],
                                             ["3c", "kl-public", "0/0.5", "failed"],
-                                            ["3e", "explanation", "0/1", "tutor"],
+                                            ["3e", "explanation", "–/1", "tutor"],
                                             ["3g", "closed-form-public", "1/1", "passed"]]
     # the message sits under its row, indented, whole: no word cut, nothing lost
     start, end = lines.index(rows[1]), lines.index(rows[2])

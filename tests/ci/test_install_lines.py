@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from grader import DISTRIBUTION, __version__
-from grader.cli import app
-from grader.release import STUDENT_README, default_install
+from grader.commands.cli import app
+from grader.commands.release import STUDENT_README, default_install
 from tests.conftest import REPO
 
 # `pip install grader`, `pip install -q "grader>=0.1"`, ... but not `pip install grader-x` or `sheet-grader`
@@ -25,7 +25,7 @@ def test_the_distribution_is_the_one_pyproject_builds() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["name"] == DISTRIBUTION == "sheet-grader"
     assert project["version"] == __version__
-    assert project["scripts"]["grader"] == "grader.cli:app"  # the command keeps its name
+    assert project["scripts"]["grader"] == "grader.commands.cli:app"  # the command keeps its name
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)

@@ -9,8 +9,9 @@ import junitparser
 import pytest
 
 from grader.checks.plan import CheckResult
-from grader.grading import QuestionScore, SubmissionGrade, execution_settings, grade_file, plan_checks
-from grader.junit import write_junit, write_junit_many, xml_text
+from grader.scoring.sheet import QuestionScore, SubmissionGrade, execution_settings, grade_file
+from grader.checks.kinds import plan_checks
+from grader.reports.junit import write_junit, write_junit_many, xml_text
 from grader.rubric.load import load_rubric
 from tests.ci.conftest import TOY_CELLS, run_grader
 from tests.conftest import write_notebook

@@ -13,7 +13,7 @@ from pathlib import Path
 import junitparser
 import pytest
 
-import grader.selfcheck
+import grader.commands.selfcheck
 from grader import DISTRIBUTION
 from tests.ci.conftest import TOY_CELLS
 from tests.conftest import write_notebook
@@ -54,13 +54,13 @@ class Recorder:
 def nested(monkeypatch, tmp_path):
     """Run pytest inside this test (like pytester does), counting the hand-in runs of the plugin."""
     runs: list[Path] = []
-    real = grader.selfcheck.run_self_check
+    real = grader.commands.selfcheck.run_self_check
 
     def counting(path, **kwargs):
         runs.append(Path(path))
         return real(path, **kwargs)
 
-    monkeypatch.setattr(grader.selfcheck, "run_self_check", counting)
+    monkeypatch.setattr(grader.commands.selfcheck, "run_self_check", counting)
 
     def run(*args: str, cwd: Path) -> tuple[int, Recorder, list[Path]]:
         recorder = Recorder()
@@ -72,7 +72,7 @@ def nested(monkeypatch, tmp_path):
 
 
 def test_the_entry_point_registers_the_plugin():
-    found = [ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.value == "grader.pytest_plugin"
+    found = [ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.value == "grader.commands.pytest_plugin"
              and ep.dist is not None and ep.dist.name == DISTRIBUTION]
     assert [ep.name for ep in found] == ["grader"], "reinstall: pip install -e ."
 
@@ -90,7 +90,7 @@ def test_public_checks_are_items_and_the_notebook_runs_once(toy_course, toy_note
     failure = recorder.longrepr("toy.ipynb::1::public")
     assert failure.splitlines()[0].endswith("(0/1 points)")
     assert "hint: You returned x unchanged: multiply by factor." in failure
-    assert "Traceback" not in failure and "grader/pytest_plugin.py" not in failure
+    assert "Traceback" not in failure and "grader/commands/pytest_plugin.py" not in failure
     skipped = next(r for r in recorder.reports if r.nodeid == "toy.ipynb::3::prose" and r.skipped)
     assert "scored by a tutor (1 points)" in str(skipped.longrepr)
 
@@ -159,7 +159,7 @@ def test_released_rubric_in_a_subprocess_and_inert_without_the_option(toy_course
     """The student's view: a fresh process with only the released rubric; and a normal pytest run untouched."""
     repo = toy_notebook.parent
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    release = subprocess.run([sys.executable, "-m", "grader.cli", "release", str(repo), "--sheet", "toy",
+    release = subprocess.run([sys.executable, "-m", "grader.commands.cli", "release", str(repo), "--sheet", "toy",
                               "--course", str(toy_course)], env=env, capture_output=True, text=True, timeout=300)
     assert release.returncode == 0, release.stdout + release.stderr
     (repo / "test_own.py").write_text("def test_mine():\n    assert 1 + 1 == 2\n", encoding="utf-8")
@@ -175,7 +175,7 @@ def test_released_rubric_in_a_subprocess_and_inert_without_the_option(toy_course
     plain = pytest_run()
     assert plain.returncode == 0, plain.stdout + plain.stderr
     assert "1 passed" in plain.stdout and "toy.ipynb" not in plain.stdout
-    assert (repo / "loaded.txt").read_text().split() == ["grader", "grader.pytest_plugin"]
+    assert (repo / "loaded.txt").read_text().split() == ["grader", "grader.commands", "grader.commands.pytest_plugin"]
     assert "grader:" not in plain.stdout  # no report header either
 
     checked = pytest_run("--grader-sheet", "toy", "--grader-rubric", "toy.public.json", "toy.ipynb", "-rA")

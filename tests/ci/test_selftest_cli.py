@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from grader.mutants import load_mutants
+from grader.commands.mutants import load_mutants
 from tests.ci.conftest import run_grader
 from tests.conftest import REPO
 

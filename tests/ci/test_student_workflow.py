@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 
-from grader.notebooks import cell_meta, make_template
+from grader.rubric.notebooks import cell_meta, make_template
 from tests.ci.conftest import run_grader
 from tests.conftest import REPO
 
@@ -58,7 +58,7 @@ def grader_on_path(tmp_path: Path) -> str:
         bin_dir = tmp_path / "bin"
         bin_dir.mkdir()
         shim = bin_dir / "grader"
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m grader.cli "$@"\n', encoding="utf-8")
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m grader.commands.cli "$@"\n', encoding="utf-8")
         shim.chmod(0o755)
     return f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 

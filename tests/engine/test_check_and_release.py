@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.grading import plan_checks
-from grader.release import build_release
+from grader.checks.kinds import plan_checks
+from grader.commands.release import build_release
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO
 
@@ -22,7 +22,7 @@ MASTER = REPO / "reference" / "notebooks" / "sheet02_master.ipynb"
 def grader_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["COLUMNS"] = "160"
-    return subprocess.run([sys.executable, "-m", "grader.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "grader.commands.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 

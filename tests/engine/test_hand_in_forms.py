@@ -11,10 +11,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.batch import run_flags
+from grader.scoring.grade import run_flags
 from grader.execution import program as program_module
 from grader.execution.program import ProgramError, load_program
-from grader.grading import execution_settings, grade_file, plan_checks
+from grader.scoring.sheet import execution_settings, grade_file
+from grader.checks.kinds import plan_checks
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO, write_notebook
 
@@ -314,7 +315,7 @@ def test_an_lstm_cell_without_gradient_flow_loses_the_gradient_check(sheet11_cod
 
 
 def test_released_rubrics_carry_the_retries(toy, tmp_path):
-    from grader.rubric.compiled import load_released, write_public
+    from grader.checks.released import load_released, write_public
 
     loaded, plans = toy
     path = write_public(loaded, plans, tmp_path / "toy.public.json")

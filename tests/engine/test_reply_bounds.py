@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.execution.runner import MAX_HAND_IN_ELEMENTS, SMALL_REPLY, RunReport, _bounded, _parse_reply, element_count
-from grader.execution.worker import MAX_ELEMENTS
+from grader.execution.protocol import MAX_ELEMENTS, RunReport
+from grader.execution.runner import MAX_HAND_IN_ELEMENTS, SMALL_REPLY, _bounded, _parse_reply, element_count
 
 
 def reply(value, kind, **extra):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import execution_settings, grade_file, plan_checks
+from grader.scoring.sheet import execution_settings, grade_file
+from grader.checks.kinds import plan_checks
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO, write_notebook
 

@@ -19,10 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchOptions, folder_name, run_batch
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
 from grader.checks.plan import CheckResult
-from grader.gradebook import Gradebook, GradingRecord, NewManualScore, StudentRecord
-from grader.grading import QuestionScore
+from grader.intake.hand_in import HandInTiming
+from grader.intake.team import StudentRecord
+from grader.scoring.record import GradingRecord, IntakeFacts, RunFacts, SheetScore
+from grader.store.gradebook import Gradebook, NewManualScore
+from grader.scoring.sheet import QuestionScore
 from tests.conftest import REPO
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)  # after the deadline
@@ -97,14 +101,17 @@ def hand_in(file_name: str, students: list[tuple[str | None, str | None, str | N
     return GradingRecord(
         sheet="sheet02", file_name=file_name, folder=folder_name(file_name), content_sha256="c" * 64,
         rubric_sha256="r" * 64, engine_version="0", status=status, started_at=START,
-        finished_at=START + timedelta(seconds=1), main_file="sheet02.ipynb", main_file_reason="the only notebook",
-        submitted_at=START, time_source="manifest", time_explanation="from the manifest", late=late_factor < 1,
-        minutes_late=0.0, days_late=0, late_factor=late_factor,
-        lateness_message="handed in a day late: points × 0.5" if late_factor < 1 else "on time",
-        auto_points=auto, pending_manual=1.0, max_points=18.0, error=None, sandbox="bubblewrap",
-        students=[StudentRecord(sid, name, email, "file name") for sid, name, email in students],
-        questions=[QuestionScore("1a", "Counting", 0.0, 1.0, False, [manual]),
-                   QuestionScore("1b", "Forget gate", auto, 4.0, False, [public, hidden])])
+        finished_at=START + timedelta(seconds=1),
+        intake=IntakeFacts(main_file="sheet02.ipynb", main_file_reason="the only notebook",
+                           students=[StudentRecord(sid, name, email, "file name") for sid, name, email in students]),
+        timing=HandInTiming(
+            submitted_at=START, time_source="manifest", time_explanation="from the manifest", late=late_factor < 1,
+            minutes_late=0.0, days_late=0, late_factor=late_factor,
+            lateness_message="handed in a day late: points × 0.5" if late_factor < 1 else "on time", deadline=None),
+        score=SheetScore(questions=[QuestionScore("1a", "Counting", 0.0, 1.0, False, [manual]),
+                                    QuestionScore("1b", "Forget gate", auto, 4.0, False, [public, hidden])],
+                         auto_points=auto, pending_manual=1.0, max_points=18.0, error=None),
+        run=RunFacts(sandbox="bubblewrap"))
 
 
 def made_up_out(folder: Path, records: list[GradingRecord], *, score: float | None = 1.0) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.export import ExportError, export_grades
+from grader.commands.export import ExportError, export_grades
 from tests.batch.conftest import make_course
 from tests.conftest import REPO
 from tests.export.conftest import EXPECTED, FISCHER, copy_gradebook, read_back

@@ -6,9 +6,9 @@ import unicodedata
 
 import pytest
 
-from grader.export import ExportError, export_grades
-from grader.export.identity import normalise_student_id
-from grader.export.roster import RosterError, read_roster
+from grader.commands.export import ExportError, export_grades
+from grader.commands.export.identity import normalise_student_id
+from grader.commands.export.roster import RosterError, read_roster
 from tests.conftest import REPO
 from tests.export.conftest import hand_in, made_up_out, read_back, write_csv
 

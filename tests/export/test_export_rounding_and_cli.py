@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from grader.cli import app
-from grader.export import export_grades
-from grader.export.formats import FORMATS
+from grader.commands.cli import app
+from grader.commands.export import export_grades
+from grader.commands.export.formats import FORMATS
 from grader.rubric.load import RubricError, load_rubric
 from grader.rubric.models import Rounding
 from tests.batch.conftest import make_course

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchOptions, folder_name, run_batch
-from grader.gradebook import Gradebook
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.layout import folder_name
+from grader.store.gradebook import Gradebook
 from tests.conftest import REPO
 from tests.hostile.corpus import FULL, HandIn, Targets, write_corpus, write_course
 

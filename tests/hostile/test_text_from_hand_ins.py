@@ -11,8 +11,8 @@ import csv
 import json
 
 
-from grader.batch import BatchOptions, run_batch
-from grader.gradebook import Gradebook
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.gradebook import Gradebook
 from submissions.make_examples import Member, make_zip
 from tests.hostile.corpus import FULL, HANDED_IN, MAIN_FILE, master_notebook, write_course
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.batch import BatchOptions, run_batch
+from grader.commands.batch import BatchOptions, run_batch
 from submissions.make_examples import Member, as_hand_in, make_zip, notebook_bytes, write_examples, zip_name
 from tests.conftest import REPO
 from tests.prose._pdfmaker import image_only_page_pdf

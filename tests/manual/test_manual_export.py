@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.cli import app
-from grader.manual import COLUMNS, ExportSummary, export_manual
-from grader.model_answers import load_model_answers
+from grader.commands.cli import app
+from grader.commands.manual import COLUMNS, ExportSummary, export_manual
+from grader.rubric.model_answers import load_model_answers
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO
 from tests.manual.conftest import (

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.cli import app
-from grader.manual import ManualImportError, import_manual
+from grader.commands.cli import app
+from grader.commands.manual import ManualImportError, import_manual
 from tests.conftest import REPO
 from tests.manual.conftest import FULL, NEAR_COPY, PDF_ONLY, db_state, read_rows, write_rows
 

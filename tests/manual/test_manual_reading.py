@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.manual.questions import load_answers, manual_items, prose_questions, task_and_part
-from grader.manual.reading import ReadLimits, answer_files, hand_in_answers, merge_answers, read_file_answers
+from grader.commands.manual.questions import load_answers, manual_items, prose_questions, task_and_part
+from grader.commands.manual.reading import ReadLimits, answer_files, hand_in_answers, merge_answers, read_file_answers
 from grader.prose.extract import AnswerText, HandInReadError, ProseQuestion
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO, write_notebook

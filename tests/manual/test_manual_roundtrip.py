@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from grader.cli import app
+from grader.commands.cli import app
 from tests.conftest import REPO
 from tests.manual.conftest import FULL, NEAR_COPY, PDF_ONLY, manual_row_count, read_rows, write_rows
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from grader.cli import app
-from grader.gradebook import SCHEMA_VERSION, Gradebook
+from grader.commands.cli import app
+from grader.store.gradebook import SCHEMA_VERSION, Gradebook
 from tests.conftest import REPO
 from tests.manual.conftest import FULL, NEAR_COPY, read_rows, write_rows
 

@@ -11,7 +11,8 @@ import pytest
 
 from grader.execution.pool import WarmPool
 from grader.execution.program import Cell, Program
-from grader.execution.runner import ExecutionSettings, Request, RunReport, run_program
+from grader.execution.protocol import Request, RunReport
+from grader.execution.runner import ExecutionSettings, run_program
 from grader.execution.sandbox import BubblewrapSandbox, SandboxUnavailable, find_sandbox
 
 SETTINGS = ExecutionSettings(preload=("numpy",), cell_timeout=10, startup_timeout=60)

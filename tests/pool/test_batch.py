@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from grader.batch import BatchOptions, run_batch
-from grader.gradebook import Gradebook
+from grader.commands.batch import BatchOptions, run_batch
+from grader.store.gradebook import Gradebook
 from tests.conftest import REPO
 
 

@@ -25,7 +25,8 @@ SCRIPT = textwrap.dedent("""
     import grader
     from grader.execution.pool import WarmPool
     from grader.execution.program import Cell, Program
-    from grader.execution.runner import ExecutionSettings, Request, run_program
+    from grader.execution.protocol import Request
+    from grader.execution.runner import ExecutionSettings, run_program
     from grader.execution.sandbox import find_sandbox
     from pathlib import Path
 

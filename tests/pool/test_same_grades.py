@@ -7,9 +7,10 @@ from pathlib import Path
 import nbformat
 
 from grader.execution.pool import WarmPool
-from grader.grading import SubmissionGrade, execution_settings, grade_file, plan_checks
-from grader.mutants import apply_mutant, load_mutants
-from grader.notebooks import make_template
+from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file
+from grader.checks.kinds import plan_checks
+from grader.commands.mutants import apply_mutant, load_mutants
+from grader.rubric.notebooks import make_template
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO, write_notebook
 

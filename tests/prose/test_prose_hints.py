@@ -107,7 +107,7 @@ def test_non_citations(text: str) -> None:
 
 
 def test_model_answer_key_points_are_accepted() -> None:
-    from grader.model_answers import KeyPoint
+    from grader.rubric.model_answers import KeyPoint
 
     point = KeyPoint.model_validate(
         {"id": "vanishing", "summary": "gradients vanish", "phrasings": {"en": ["vanishing gradient", "gradients vanish"], "de": ["verschwindende Gradienten", "Gradient verschwindet"]}}
@@ -153,7 +153,7 @@ def test_course_model_answers_cover_their_own_key_points() -> None:
     """On the bundled course's data: each model answer shows every key point it lists."""
     from pathlib import Path
 
-    from grader.model_answers import load_model_answers
+    from grader.rubric.model_answers import load_model_answers
 
     folder = Path(__file__).resolve().parents[2] / "reference" / "answers"
     files = sorted(folder.glob("*.yaml"))

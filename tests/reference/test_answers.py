@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.model_answers import (
+from grader.rubric.model_answers import (
     ModelAnswer,
     ModelAnswersError,
     SheetAnswers,

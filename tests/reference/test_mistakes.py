@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference import sheet02, sheet11
-from reference.judges import judge_pq_asymmetric, judge_reparam_grads
+from reference.verdicts import judge_pq_asymmetric, judge_reparam_grads
 from reference.mistakes import MISTAKES, Mistake
 
 REFERENCE = {**{name: getattr(sheet11, name) for name in ("rnn_jacobian_J", "lstm_cell")},

@@ -17,9 +17,9 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from grader.notebooks import ROLES, make_template
+from grader.rubric.notebooks import ROLES, make_template
 from reference import practical
-from reference.notebooks.build_sheet11_master import (
+from reference.notebooks.build_sheet11_practical import (
     MASTER_PATH,
     QUESTIONS,
     build_notebook,
@@ -276,7 +276,7 @@ def test_stored_notebook_has_no_outputs(master: nbformat.NotebookNode) -> None:
 
 
 def test_stored_notebook_is_what_the_builder_writes(master: nbformat.NotebookNode) -> None:
-    assert master == build_notebook(), "run `python -m reference.notebooks.build_sheet11_master` and commit"
+    assert master == build_notebook(), "run `python -m reference.notebooks.build_sheet11_practical` and commit"
 
 
 def test_every_cell_has_valid_grader_metadata(master: nbformat.NotebookNode) -> None:
@@ -367,7 +367,7 @@ def test_notebook_make_task_is_the_graders(master: nbformat.NotebookNode) -> Non
 
 
 def test_builder_rejects_unknown_role() -> None:
-    from reference.notebooks import build_sheet11_master as builder
+    from reference.notebooks import build_sheet11_practical as builder
 
     with pytest.raises(ValueError, match="unknown role"):
         builder._code("x", None, "hidden", "pass")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch.distributions import Categorical, MultivariateNormal, Normal, kl_divergence
 
 from reference import sheet02
-from reference.judges import judge_online, judge_pq_asymmetric
+from reference.verdicts import judge_online, judge_pq_asymmetric
 from reference.sheet02 import (P, Q, first_future_dependent_step, forget_gate_delta, future_dependence,
                                future_perturbations, gan_value, kl_discrete, kl_gaussian_std_normal,
                                kl_gaussian_std_normal_diag, kl_worked_example, optimal_discriminator,

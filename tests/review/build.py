@@ -17,8 +17,11 @@ from pathlib import Path
 import nbformat
 
 from grader.checks.plan import CheckResult
-from grader.gradebook import Gradebook, GradingRecord, StudentRecord
-from grader.grading import QuestionScore
+from grader.intake.hand_in import HandInTiming
+from grader.intake.team import StudentRecord
+from grader.scoring.record import GradingRecord, IntakeFacts, RunFacts, SheetScore
+from grader.store.gradebook import Gradebook
+from grader.scoring.sheet import QuestionScore
 from submissions.make_examples import Member, as_hand_in, notebook_bytes
 from tests.batch.conftest import master02
 
@@ -97,11 +100,11 @@ def build_out(out: Path, made: list[Team], *, ran: bool = True) -> Path:
             book.record(run, GradingRecord(
                 sheet="sheet02", file_name=team.file_name, folder=folder, content_sha256=f"sha-{team.file_name}",
                 rubric_sha256="r", engine_version="test", status="done", started_at=start,
-                finished_at=start + timedelta(seconds=1), main_file="sheet02.ipynb", main_file_reason="the notebook",
-                submitted_at=start, time_source="manifest", time_explanation="", late=False, minutes_late=0.0,
-                days_late=0, late_factor=1.0, lateness_message="", auto_points=0.0, pending_manual=1.0,
-                max_points=2.0, error=None, sandbox="test",
-                students=[StudentRecord(m.student_id, m.name, m.email, "file name") for m in team.members],
-                questions=questions))
+                finished_at=start + timedelta(seconds=1),
+                intake=IntakeFacts("sheet02.ipynb", "the notebook", [StudentRecord(m.student_id, m.name, m.email,
+                                                                                   "file name") for m in team.members]),
+                timing=HandInTiming(start, "manifest", "", False, 0.0, 0, 1.0, "", None),
+                score=SheetScore(questions, auto_points=0.0, pending_manual=1.0, max_points=2.0),
+                run=RunFacts("test")))
         book.finish_run(run, status="finished", graded=len(made), skipped=0, failed=0)
     return out

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.review.app import create_app
-from grader.review.security import Access
-from grader.review.sheet import ReviewedSheet
+from grader.commands.review.app import create_app
+from grader.commands.review.security import Access
+from grader.commands.review.sheet import ReviewedSheet
 from tests.conftest import REPO
 from tests.review.build import build_out, teams
 

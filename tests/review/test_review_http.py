@@ -10,9 +10,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader.gradebook import Gradebook
-from grader.manual.export import export_manual
-from grader.manual.importing import import_manual
+from grader.store.gradebook import Gradebook
+from grader.commands.manual.export import export_manual
+from grader.commands.manual.importing import import_manual
 from grader.reports.outputs import write_outputs
 from tests.conftest import REPO
 from tests.review.build import HOSTILE, SCRIPT
@@ -84,9 +84,10 @@ def test_no_path_from_the_url_reaches_the_file_system(reviewing: Reviewing) -> N
         assert b"SQLite" not in response.content
     assert client.get("/_assets/katex/katex.min.js").status_code == 200
     # A gradebook row naming a file outside the hand-in's folder is refused, not read.
-    from grader.review.app import _hand_in_file
+    from grader.commands.review.app import _hand_in_file
 
-    evil = replace(hand_in, record=replace(hand_in.record, written_answers=["../../gradebook.db", "/etc/passwd"]))
+    evil = replace(hand_in, record=replace(hand_in.record, intake=replace(
+        hand_in.record.intake, written_answers=["../../gradebook.db", "/etc/passwd"])))
     assert _hand_in_file(reviewing.sheet, evil, 1) is None and _hand_in_file(reviewing.sheet, evil, 2) is None
 
 
@@ -203,8 +204,8 @@ def test_overrides_reach_the_feedback_and_survive_a_regrade(reviewing: Reviewing
     with Gradebook.open(reviewing.sheet.db_path) as book:
         record = hand_in.record
         checks = [replace(record.questions[1].checks[0], points=0.5, status="failed")]
-        regraded = replace(record, questions=[record.questions[0], replace(record.questions[1], checks=checks,
-                                                                           points=0.5)], auto_points=0.5)
+        regraded = replace(record, score=replace(record.score, auto_points=0.5, questions=[
+            record.questions[0], replace(record.questions[1], checks=checks, points=0.5)]))
         book.record(book.start_run(sheet="sheet02", input_dir="x", rubric_sha256="r", engine_version="test",
                                    sandbox="test", jobs=1, forced=True), regraded)
         result = next(r for r in book.results("sheet02") if r.record.file_name == hand_in.file_name)

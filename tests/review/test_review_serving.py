@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from grader.prose.extract import AnswerText
-from grader.review.bounded import Limits, RenderError, run_bounded
-from grader.review.pdfpage import pages_of, pdftoppm_available, render_page
+from grader.commands.review.bounded import Limits, RenderError, run_bounded
+from grader.commands.review.pdfpage import pages_of, pdftoppm_available, render_page
 from tests.conftest import REPO
 from tests.review.conftest import Reviewing
 
@@ -42,7 +42,7 @@ def _need_pdftoppm() -> None:
 
 
 def test_the_command_prints_a_url_per_tutor_serves_with_its_token_and_stops(review_out: Path) -> None:
-    with subprocess.Popen([sys.executable, "-m", "grader.cli", "review", str(review_out), "--port", "0",
+    with subprocess.Popen([sys.executable, "-m", "grader.commands.cli", "review", str(review_out), "--port", "0",
                            "--course", str(REPO), "--tutor", "ana", "--tutor", "ben"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO) as process:
         try:
@@ -65,7 +65,7 @@ def test_the_command_prints_a_url_per_tutor_serves_with_its_token_and_stops(revi
 
 
 def test_a_missing_gradebook_is_a_clear_error(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "grader.cli", "review", str(tmp_path), "--course", str(REPO)],
+    done = subprocess.run([sys.executable, "-m", "grader.commands.cli", "review", str(tmp_path), "--course", str(REPO)],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 2 and "no gradebook here" in " ".join(done.stdout.split())
 
@@ -76,7 +76,7 @@ def test_a_scanned_answer_shows_its_pdf_page(reviewing: Reviewing) -> None:
     hand_in = sheet.hand_ins[1]
     folder = sheet.out / hand_in.record.folder / "files"
     _pdf(folder / "answers.pdf", 3)
-    hand_in.record.written_answers = ["answers.pdf"]
+    hand_in.record.intake.written_answers = ["answers.pdf"]
     sheet.answers[hand_in.file_name]["1a"] = AnswerText(question_id="1a", source="answers.pdf, page 2",
                                                         needs_human=True, reasons=["scanned page, no text"])
     queue = sheet.queues[("1a", "answer")]
@@ -111,7 +111,7 @@ def test_a_child_that_spins_or_fails_is_stopped_with_a_message() -> None:
 
 
 def test_the_served_page_answers_over_real_http(reviewing: Reviewing) -> None:
-    from grader.review.serving import serving_sheet
+    from grader.commands.review.serving import serving_sheet
 
     with serving_sheet(reviewing.sheet, [("ana", True)]) as (url, access), httpx.Client(base_url=url) as client:
         assert url.startswith("http://127.0.0.1:")

@@ -11,15 +11,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.batch import folder_name
-from grader.gradebook import Gradebook, GradingRecord, StudentRecord
-from grader.grading import QuestionScore
-from grader.manual.questions import load_answers, manual_items, prose_questions
+from grader.store.layout import folder_name
+from grader.intake.hand_in import HandInTiming
+from grader.intake.team import StudentRecord
+from grader.scoring.record import GradingRecord, IntakeFacts, RunFacts, SheetScore
+from grader.store.gradebook import Gradebook
+from grader.scoring.sheet import QuestionScore
+from grader.commands.manual.questions import load_answers, manual_items, prose_questions
 from grader.prose.extract import ProseQuestion, extract_answers
 from grader.rubric.load import LoadedRubric, load_rubric
-from grader.similarity.inputs import CodeUnit, HandInText, SharedMaterial
-from grader.similarity.shared import shared_material
-from grader.similarity.sources import read_code
+from grader.commands.similarity.inputs import CodeUnit, HandInText, SharedMaterial
+from grader.commands.similarity.shared import shared_material
+from grader.commands.similarity.sources import read_code
 from submissions.make_examples import notebook_bytes
 from tests.conftest import REPO
 from tests.similarity.corpus import corpus_notebooks
@@ -66,11 +69,14 @@ def graded_record(file_name: str, *, sheet: str = "sheet02", main_file: str | No
     return GradingRecord(
         sheet=sheet, file_name=file_name, folder=folder_name(file_name), content_sha256=content,
         rubric_sha256="r" * 64, engine_version="test", status="done", started_at=now, finished_at=now,
-        main_file=main_file, main_file_reason="", submitted_at=now, time_source="manifest", time_explanation="",
-        late=False, minutes_late=0.0, days_late=0, late_factor=1.0, lateness_message="", auto_points=0.0,
-        pending_manual=0.0, max_points=18.0, error=None, sandbox="test", written_answers=list(written or []),
-        students=[StudentRecord(None, file_name.split("_")[0], None, "file name")],
-        questions=[QuestionScore(question_id="1a", title="", points=0.0, max_points=1.0, bonus=False, checks=[])])
+        intake=IntakeFacts(main_file=main_file, main_file_reason="", written_answers=list(written or []),
+                           students=[StudentRecord(None, file_name.split("_")[0], None, "file name")]),
+        timing=HandInTiming(submitted_at=now, time_source="manifest", time_explanation="", late=False,
+                            minutes_late=0.0, days_late=0, late_factor=1.0, lateness_message="", deadline=None),
+        score=SheetScore(questions=[QuestionScore(question_id="1a", title="", points=0.0, max_points=1.0,
+                                                  bonus=False, checks=[])],
+                         auto_points=0.0, pending_manual=0.0, max_points=18.0, error=None),
+        run=RunFacts(sandbox="test"))
 
 
 def unpack_as_graded(out: Path, zips: list[Path], *, contents: dict[str, str] | None = None) -> Path:

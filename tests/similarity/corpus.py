@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.notebooks import CODE_BEGIN, CODE_END, PROSE_REGION
+from grader.rubric.notebooks import CODE_BEGIN, CODE_END, PROSE_REGION
 from submissions.make_examples import Member, as_hand_in, make_zip, notebook_bytes, zip_name
 from tests.conftest import REPO
 

@@ -9,12 +9,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.similarity import find_similar
-from grader.similarity.code_tokens import DEDENT, INDENT, STATEMENT_END, code_tokens
-from grader.similarity.inputs import CodeUnit, HandInText, SharedMaterial
-from grader.similarity.prose_tokens import prose_tokens
-from grader.similarity.report import SimilaritySettings
-from grader.similarity.winnow import kgram_hashes, token_id, winnow
+from grader.commands.similarity import find_similar
+from grader.commands.similarity.code_tokens import DEDENT, INDENT, STATEMENT_END, code_tokens
+from grader.commands.similarity.inputs import CodeUnit, HandInText, SharedMaterial
+from grader.commands.similarity.prose_tokens import prose_tokens
+from grader.commands.similarity.report import SimilaritySettings
+from grader.commands.similarity.winnow import kgram_hashes, token_id, winnow
 
 PROPERTIES = settings(max_examples=60, deadline=None, derandomize=os.environ.get("CI") == "true")
 

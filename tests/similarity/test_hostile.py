@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.batch import folder_name
-from grader.gradebook import Gradebook
+from grader.store.layout import folder_name
+from grader.store.gradebook import Gradebook
 from grader.intake.extract import IntakeError, extract_submission
-from grader.similarity.command import similarity_command
+from grader.commands.similarity.command import similarity_command
 from tests.conftest import REPO
 from tests.hostile.corpus import Targets, write_corpus
 from tests.similarity.conftest import graded_record

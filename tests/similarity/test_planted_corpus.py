@@ -8,9 +8,9 @@ from itertools import combinations
 
 import pytest
 
-from grader.similarity import find_similar
-from grader.similarity.inputs import CodeUnit, HandInText, SharedMaterial
-from grader.similarity.report import PairReport, SimilarityReport, SimilaritySettings
+from grader.commands.similarity import find_similar
+from grader.commands.similarity.inputs import CodeUnit, HandInText, SharedMaterial
+from grader.commands.similarity.report import PairReport, SimilarityReport, SimilaritySettings
 from tests.similarity.corpus import CHANGED_SENTENCES, COPIES, HONEST, HONEST_3, TEMPLATE_PAIR
 
 ALL_LISTED = SimilaritySettings(listed_from=0.0)

@@ -8,11 +8,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import grader.manual.reading as reading
-from grader.manual.reading import FileRequest, ReadLimits, read_files
+import grader.commands.manual.reading as reading
+from grader.commands.manual.reading import FileRequest, ReadLimits, read_files
 from grader.prose.extract import HandInReadError, ProseQuestion
-from grader.similarity.collect import code_files, collect_hand_ins
-from grader.gradebook import Gradebook
+from grader.commands.similarity.collect import code_files, collect_hand_ins
+from grader.store.gradebook import Gradebook
 from tests.similarity.conftest import unpack_as_graded
 from tests.similarity.corpus import write_corpus_zips
 
