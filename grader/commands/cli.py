@@ -326,6 +326,33 @@ def export(
 
 
 manual_app = typer.Typer(no_args_is_help=True, help="Written answers: export them for tutors, import their scores.")
+@app.command()
+def review(
+    out: Path = typer.Argument(..., help="The folder `grader grade --out` wrote (it holds gradebook.db)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)."),
+    port: int = typer.Option(8800, "--port", help="Port to listen on."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Sheet id, when the gradebook holds several."),
+    course: Path = typer.Option(Path("."), "--course", help="Course folder with rubrics/ and reference/."),
+    db: Optional[Path] = typer.Option(None, "--db", help="The gradebook, when it is not OUT/gradebook.db."),
+    tutor: list[str] = typer.Option([], "--tutor", help="A tutor's name (repeat for several; each gets a URL). "
+                                    "Default: your login name."),
+    head: Optional[str] = typer.Option(None, "--head", help="The head tutor, who assigns the work (default: the "
+                                       "first --tutor)."),
+    anonymous: bool = typer.Option(False, "--anonymous", help="Hide names and ids from every tutor."),
+) -> None:
+    """Grade written answers question by question in the browser, over OUT/gradebook.db (docs/review.md)."""
+    from grader.commands.manual.questions import ManualError
+    from grader.commands.review.command import ReviewOptions, serve
+
+    try:
+        serve(ReviewOptions(out=out, host=host, port=port, sheet=sheet, course=course, db=db, tutors=tutor,
+                            head=head, anonymous=anonymous),
+              say=lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True))
+    except ManualError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
 app.add_typer(manual_app, name="manual")
 
 

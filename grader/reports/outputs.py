@@ -32,9 +32,13 @@ MISTAKES_CSV = "mistakes.csv"
 
 
 def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, *, now: datetime,
-                  similarity: SimilarityState | None = None) -> list[Path]:
+                  similarity: SimilarityState | None = None, hand_ins: set[str] | None = None) -> list[Path]:
     """`similarity`: the gradebook's latest similarity report; its `similar_to` flags go to the tutors' files
-    (gradebook.csv, summary.html) only, never to the students' feedback or results.json."""
+    (gradebook.csv, summary.html) only, never to the students' feedback or results.json.
+
+    `hand_ins`: file names whose results.json and feedback to rewrite (None: all); gradebook.csv and
+    summary.html are always rewritten. The review page passes the hand-ins a save changed: the others' files
+    would come out the same."""
     rubric = loaded.rubric
     out = Path(out)
     notes: list[str] = []
@@ -47,6 +51,8 @@ def write_outputs(results: list[StoredResult], loaded: LoadedRubric, out: Path, 
             "and the gradebook say which)")
     written: list[Path] = []
     for result in results:
+        if hand_ins is not None and result.record.file_name not in hand_ins:
+            continue
         folder = out / result.record.folder
         folder.mkdir(parents=True, exist_ok=True)
         written.append(_write(folder / "results.json",

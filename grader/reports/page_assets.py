@@ -99,6 +99,11 @@ def head_tags(assets: str) -> str:
             f'<script defer src="{base}/{SORT_SCRIPT}"></script>')
 
 
+def page_asset_files() -> dict[str, bytes]:
+    """Every file install_page_assets writes (path inside ASSETS_FOLDER -> bytes): what a server serves."""
+    return _built()[0]
+
+
 @lru_cache(maxsize=1)
 def _built() -> tuple[dict[str, bytes], str]:
     """Every installed file (path inside ASSETS_FOLDER -> bytes), and a digest over all of them."""

@@ -23,6 +23,7 @@ from grader.intake.team import StudentRecord
 from grader.scoring.record import FailedCell, GradingRecord, IntakeFacts, RunFacts, SheetScore, with_timing_flags
 from grader.scoring.sheet import QuestionScore
 from grader.scoring.totals import final_points
+from grader.store.overrides import CheckOverride, apply_overrides
 from grader.textsafe import storable
 
 SCHEMA_VERSION = 2
@@ -172,6 +173,22 @@ CREATE TABLE IF NOT EXISTS similarity_clearances (
     comment    TEXT NOT NULL DEFAULT '',
     entered_at TEXT NOT NULL
 );
+""" + """
+CREATE TABLE IF NOT EXISTS check_overrides (
+    id          INTEGER PRIMARY KEY,
+    sheet       TEXT NOT NULL,
+    file_name   TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    check_id    TEXT NOT NULL,
+    points      REAL,
+    reason      TEXT NOT NULL DEFAULT '',
+    tutor       TEXT NOT NULL,
+    entered_at  TEXT NOT NULL,
+    auto_points REAL NOT NULL,
+    auto_status TEXT NOT NULL,
+    based_on    INTEGER
+);
+CREATE INDEX IF NOT EXISTS overrides_by_sheet ON check_overrides (sheet, file_name, id);
 """
 
 # Each step takes a gradebook from the version before it to its own; all run in one transaction.
@@ -464,15 +481,18 @@ class Gradebook:
                 storable((*timing.stored()[:9], _json([[f.code, f.message] for f in flags]),
                           _json([*json.loads(row["notes"]), note]), grading_id)))
 
-    def results(self, sheet: str) -> list[StoredResult]:
-        """The latest grading of every hand-in of the sheet, in file-name order, with its manual scores."""
+    def results(self, sheet: str, *, with_overrides: bool = True) -> list[StoredResult]:
+        """The latest grading of every hand-in of the sheet, in file-name order, with its manual scores and (unless
+        with_overrides is False) the tutors' overrides of automatic checks applied."""
         rows = self._db.execute(
             "SELECT g.*, s.sheet, s.file_name, s.folder FROM gradings g JOIN submissions s ON s.id = g.submission_id"
             " WHERE s.sheet = ? AND g.id = (SELECT MAX(id) FROM gradings WHERE submission_id = s.id)"
             " ORDER BY s.file_name", (sheet,)).fetchall()
         manual = self._manual_scores(sheet)
-        return [StoredResult(grading_id=row["id"], run_id=row["run_id"], record=self._load(row),
-                             manual=manual.get(row["file_name"], {})) for row in rows]
+        overrides = self.check_overrides(sheet) if with_overrides else {}  # tutors' overrides, applied on top
+        return [apply_overrides(StoredResult(grading_id=row["id"], run_id=row["run_id"], record=self._load(row),
+                                             manual=manual.get(row["file_name"], {})),
+                                overrides.get(row["file_name"], {})) for row in rows]
 
     def _load(self, row: sqlite3.Row) -> GradingRecord:
         grading_id = row["id"]
@@ -589,6 +609,23 @@ class Gradebook:
         # Ascending id: the latest score for a check overwrites earlier ones.
         for row in self._db.execute("SELECT * FROM manual_scores WHERE sheet = ? ORDER BY id", (sheet,)):
             found.setdefault(row["file_name"], {})[(row["question_id"], row["check_id"])] = _manual_score(row)
+        return found
+
+    # --- overrides of automatic checks (grader/overrides.py) ----------------------------------------------
+
+    def check_overrides(self, sheet: str, file_name: str | None = None
+                        ) -> dict[str, dict[tuple[str, str], CheckOverride]]:
+        """File name -> (question, check) -> the latest override (taken-back ones included, points None)."""
+        query, params = "SELECT * FROM check_overrides WHERE sheet = ?", (sheet,)
+        if file_name is not None:
+            query, params = query + " AND file_name = ?", (sheet, file_name)
+        found: dict[str, dict[tuple[str, str], CheckOverride]] = {}
+        for row in self._db.execute(query + " ORDER BY id", params):
+            found.setdefault(row["file_name"], {})[(row["question_id"], row["check_id"])] = CheckOverride(
+                id=row["id"], file_name=row["file_name"], question_id=row["question_id"], check_id=row["check_id"],
+                points=row["points"], reason=row["reason"], tutor=row["tutor"],
+                entered_at=datetime.fromisoformat(row["entered_at"]), auto_points=row["auto_points"],
+                auto_status=row["auto_status"])
         return found
 
     # --- similarity flags -------------------------------------------------------------------------------

@@ -74,6 +74,12 @@ class BrowserSession:
                 raise
         return self._context
 
+    def launch_browser(self):
+        """Another Chromium of the same kind, not persistent, for a test that needs separate browser contexts
+        (each with its own cookies, like two people's browsers): `browser.new_context()`. The caller closes it."""
+        self.context()
+        return self._playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+
     @property
     def profile(self) -> Path | None:
         """The running browser's fresh user-data-dir (removed on close)."""
