@@ -9,6 +9,13 @@ import nbformat
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+# pytest-xdist's workers (pyproject.toml's addopts) inherit the C-level environment of the pytest that starts
+# them, where importing `readline` has set COLUMNS=80 and LINES=24 (from TERM's terminfo) behind os.environ's back.
+# The console of grader/commands/cli.py would keep that width for good, while the CLI tests set COLUMNS per call.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
 # CI runs on every hand-in: the same examples every run (a property test must hold for any of them anyway).
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI") == "true":
@@ -47,6 +54,16 @@ def unplanned_batch(tmp_path_factory: pytest.TempPathFactory, sandbox):
     from tests.unplanned.handins import grade_unplanned
 
     return grade_unplanned(tmp_path_factory.mktemp("unplanned"), unsafe_no_sandbox=sandbox.name != "bubblewrap")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """pytest-xdist's work units: a module, or a folder sharing a batch or a time-sensitive one (tests/parallel.py)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from tests.parallel import make_scheduler
+
+    return make_scheduler(config, log)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,6 +1,7 @@
 """One real Dask cluster for the cluster tests: a scheduler and two worker processes (nannies) on the loopback.
 
-Built once per session (starting workers and their warm pools costs seconds): a plain worker and one that
+Built once for this folder (starting workers and their warm pools costs seconds) and closed after its last test,
+so that its processes do not use the machine while the rest of the suite runs: a plain worker and one that
 declares the made-up resource FAKE_GPU, so that the routing test needs no cluster of its own. The scheduler runs
 in this process, so tests can watch where tasks went (`TaskLog`). `allowed-failures` is 1, as docs/cluster.md
 tells a course to start its scheduler: a hand-in whose worker dies twice is reported, not retried again.
@@ -43,10 +44,10 @@ class TaskLog:
             self.finished_on[str(key)] = kwargs["worker"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fake_devices():
     """(the device file the FAKE_GPU worker maps, another one nobody maps): character devices that behave like
-    /dev/null, made in the host's /dev for this session (needs root), or (None, None)."""
+    /dev/null, made in the host's /dev for these tests (needs root), or (None, None)."""
     token = uuid.uuid4().hex[:8]
     made = [Path(f"/dev/grader-fake-gpu-{token}"), Path(f"/dev/grader-fake-other-{token}")]
     try:
@@ -64,7 +65,7 @@ def fake_devices():
             path.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(sandbox, fake_devices):
     """(the SpecCluster, a TaskLog); two single-threaded worker processes, one with FAKE_GPU=1 (and, as root,
     a fake device file standing for it in GRADER_DEVICES)."""
@@ -93,7 +94,7 @@ def cluster(sandbox, fake_devices):
         spec.close(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def address(cluster) -> str:
     return cluster[0].scheduler_address
 
