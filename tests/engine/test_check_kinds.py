@@ -162,3 +162,32 @@ def test_a_new_kind_is_one_module_and_nothing_else_changes(tmp_path):
     assert outcome["low"] == [["big", "failed", 0.0], ["exact", "passed", 1.0]]
     assert outcome["released"] == outcome["good"]
     assert "question 1, check big, field minimum" in outcome["error"]
+
+
+TORCH_ERROR = ("Traceback (most recent call last):\n  File \"<cell 3>\", line 2, in kl\n"
+               "TypeError: xlogy() received an invalid combination of arguments - got (numpy.ndarray, numpy.ndarray),"
+               " but expected one of:\n * (Tensor input, Tensor other, *, Tensor out = None)\n"
+               " * (Tensor input, Number other, *, Tensor out = None)\n")
+
+
+def test_a_retried_case_names_the_exception_even_when_its_message_runs_over_several_lines():
+    """torch's argument errors list the accepted signatures after the message: the feedback quotes the line
+    that names the exception, not the last signature."""
+    import numpy as np
+
+    from grader.checks.inputs import GeneratedCase
+    from grader.checks.kinds.function import FunctionCheck
+    from grader.checks.plan import CaseRun, CaseVariant, CheckPlan
+    from grader.execution.protocol import Argument, Reply
+
+    check = FunctionCheck(kind="function", id="kl", points=1, function="kl", reference="m:kl",
+                          cases=[{"name": "example", "args": [1.0]}], visibility="public")
+    planned = GeneratedCase(name="example", args=(Argument(np.array([0.5, 0.5])),))
+    as_torch = GeneratedCase(name="example", args=(Argument(np.array([0.5, 0.5]), kind="torch"),))
+    plan = CheckPlan(question_id="3c", check=check, runs=[CaseRun(
+        case=planned, key="3c/kl/0", expected=0.0, variants=[CaseVariant("torch float64 tensors", as_torch, 0.0)])])
+    reply = Reply("3c/kl/0", ok=True, value=0.0, kind="torch", variant=1, attempt_errors=[TORCH_ERROR])
+    result = check.judge_replies(plan, {"3c/kl/0": reply})
+    assert result.status == "passed"
+    assert "(TypeError: xlogy() received an invalid combination of arguments" in result.message
+    assert "Number other" not in result.message

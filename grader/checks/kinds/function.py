@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal, Union
 
 from pydantic import Field, model_validator
@@ -101,15 +102,22 @@ class FunctionCheck(CheckBase, Comparison):
         return self.result(plan, "failed", 0.0, header + "\n" + "\n".join(failures[:3]) + notes, hints)
 
 
-def _first_line(error: str | None) -> str:
-    lines = [line for line in (error or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "an error"
+# The line of a traceback that names the exception ("TypeError: ..."); torch's messages go on over more lines.
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b")
+
+
+def _error_summary(error: str | None) -> str:
+    """The line that names the exception (the last such line), else the error's last line."""
+    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
+    named = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    text = named[-1] if named else lines[-1] if lines else "an error"
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _retry_note(run: CaseRun, reply: Reply) -> tuple[str, str, str, str]:
     """(case name, kinds planned, kinds used, the planned call's error) for a case answered by a retry."""
     used = run.variants[reply.variant - 1].label if reply.variant <= len(run.variants) else "another kind"
-    error = _first_line(reply.attempt_errors[0] if reply.attempt_errors else None)
+    error = _error_summary(reply.attempt_errors[0] if reply.attempt_errors else None)
     return run.case.name, describe_kinds(run.case), used, error
 
 
@@ -131,7 +139,7 @@ def _call_failure(check: FunctionCheck, run: CaseRun, reply: Reply, public: bool
     text = (f"{where} '{run.case.name}': calling `{check.function}` with {describe_kinds(run.case)} failed:\n"
             f"{reply.error}")
     if len(reply.attempt_errors) > 1:
-        tried = "; ".join(f"{v.label}: {_first_line(e)}" for v, e in zip(run.variants, reply.attempt_errors[1:]))
+        tried = "; ".join(f"{v.label}: {_error_summary(e)}" for v, e in zip(run.variants, reply.attempt_errors[1:]))
         text += f"\nIt was also called with the same values as {tried}."
     return text
 
