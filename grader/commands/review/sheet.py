@@ -97,10 +97,8 @@ class ReviewedSheet:
         self.regroup()
         for item in self.items:
             self.store.seed_items(item.question_id, item.check_id, seed_items(item), "grader")
-        from grader.rubric.models import ManualCheck
-
         self.auto_questions = [q.id for q in self.loaded.rubric.questions
-                               if any(not isinstance(c, ManualCheck) for c in q.checks)]
+                               if any(not c.tutor_graded for c in q.checks)]
         self.writer = OutputWriter(self)
 
     def _read_answers(self, workers: int | None, limits: ReadLimits, say) -> dict[str, dict[str, AnswerText]]:
