@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from grader.commands.cli import app
@@ -10,6 +11,13 @@ from tests.conftest import REPO
 
 def flat(text: str) -> str:
     return " ".join(text.split())  # rich wraps long lines
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    """A line as wide as the longest message: rich folds a word longer than the console's width, such as a long
+    temporary path (pytest-xdist's are 10 characters longer), and flat() cannot join its pieces again."""
+    monkeypatch.setenv("COLUMNS", "300")
 
 
 def test_missing_folder_and_unknown_sheet_are_usage_errors(tmp_path):
