@@ -25,7 +25,7 @@ from grader.intake.extract import IntakeError, extract_submission
 from grader.intake.flags import FlagRecord
 from grader.intake.naming import NamingRule, nfc, parse_submission_name
 from grader.intake.team import PdfTextReader, StudentRecord, compare_team, declared_team, reconcile_team
-from grader.textsafe import clean
+from grader.text.safe import clean
 
 # Flags that say when a hand-in arrived: a new manifest or deadline replaces them without a regrade.
 TIMING_FLAGS = frozenset({"late", "time_unknown"})

@@ -22,7 +22,7 @@ from grader.commands.export.points import StudentPoints, student_points
 from grader.commands.export.roster import RosterError, read_roster
 from grader.store.gradebook import Gradebook, GradebookError, StoredResult
 from grader.rubric.load import RubricError, find_rubric, load_rubric
-from grader.textsafe import spreadsheet_inert
+from grader.text.safe import spreadsheet_inert
 
 
 class ExportError(Exception):
