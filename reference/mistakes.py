@@ -1,32 +1,19 @@
 """Known wrong answers: what a student who made a particular mistake would return.
 
-Each mistake is a function with the signature of the student-facing function it imitates, and keeps the
-reference's kind and dtype rules. The grader compares a failing answer with them to show a targeted hint (the
-mistake's description); the selftest plants them as mutants that the rubric must catch.
-
-MISTAKES is keyed by student-facing name. A key naming several values ("P,Q") holds mistakes whose function takes
-no arguments and returns one value per name, in order.
+Each mistake is a function `<student-facing name>__<the mistake>` with the signature of the function it imitates,
+and keeps the reference's kind and dtype rules. A rubric names one in a check's hints (`mistake:`, with the
+`message` students see); the grader compares a failing answer with it to show that hint. PQ_equal_kl returns a
+wrong (P, Q) pair for the asymmetry judge. tests/reference/test_mistakes.py checks every one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any
 
 import torch
 
 from reference import sheet02, sheet11
 from reference._arrays import kind_of
-
-
-@dataclass(frozen=True)
-class Mistake:
-    id: str  # the function's name here, e.g. "kl_discrete__log2"
-    function: Callable[..., Any]
-    description: str  # the hint shown when a student's answer matches this mistake
-    # where it shows: in the returned value, only in the gradients (same value, broken graph), or only on the
-    # edge cases the task names (zeros in a distribution), not on generic inputs
-    shows_in: Literal["value", "gradient", "edge"] = "value"
 
 
 # ------------------------------------------------------------------------------------------ sheet 11, 11.2.3a
@@ -184,61 +171,3 @@ def kl_gaussian_std_normal__plus_log_det(mu: Any, Sigma: Any) -> Any:
     """1/2 (tr Sigma + mu^T mu - k + ln det Sigma): the sign of the log-determinant flipped."""
     kind, trace, sq, k, log_det = _kl_parts(mu, Sigma)
     return kind.out((0.5 * (trace + sq - k + log_det)).to(kind.dtype))
-
-
-# --------------------------------------------------------------------------------------------------- registry
-
-def _entries(*pairs: tuple[Callable[..., Any], str]) -> list[Mistake]:
-    shows_in = {reparameterize__detached: "gradient", lstm_cell__no_grad: "gradient", kl_discrete__unmasked: "edge"}
-    return [Mistake(id=f.__name__, function=f, description=text, shows_in=shows_in.get(f, "value"))
-            for f, text in pairs]
-
-
-MISTAKES: dict[str, list[Mistake]] = {
-    "rnn_jacobian_J": _entries(
-        (rnn_jacobian_J__vector, "you returned sigma'(z) as a vector; J_{k+1} is the diagonal matrix "
-                                 "diag(sigma'(z_{k+1}))"),
-        (rnn_jacobian_J__activation_not_derivative, "you put sigma(z) on the diagonal; J_{k+1} holds the "
-                                                    "derivative sigma'(z)"),
-        (rnn_jacobian_J__tanh_derivative_as_1_minus_tanh, "you used 1 - sigma(z) as the derivative; "
-                                                          "tanh' = 1 - tanh^2 and sigmoid' = sigmoid (1 - sigmoid)"),
-    ),
-    "lstm_cell": _entries(
-        (lstm_cell__gate_order_ifog, "you read the gate blocks in the order i, f, o, g; torch.nn.LSTMCell "
-                                     "stacks them as i, f, g, o"),
-        (lstm_cell__no_tanh_on_cell, "you computed h' = o * c'; the new hidden state is o * tanh(c')"),
-        (lstm_cell__no_grad, "no gradient reaches the cell's arguments: the computation runs under "
-                             "torch.no_grad() or on detached inputs, but the cell must stay differentiable"),
-    ),
-    "forget_gate_delta": _entries(
-        (forget_gate_delta__no_derivative, "you left out the factor phi'(net_phi); the chain rule passes "
-                                           "through the gate's squashing function"),
-        (forget_gate_delta__activation_not_derivative, "you multiplied by phi(net_phi); the factor is the "
-                                                       "derivative phi'(net_phi) = phi (1 - phi)"),
-        (forget_gate_delta__tanh_derivative, "you used tanh' for the gate; the forget gate is a logistic "
-                                             "sigmoid, phi' = phi (1 - phi)"),
-    ),
-    "kl_discrete": _entries(
-        (kl_discrete__log2, "you used log base 2 (bits); the KL divergence here is in nats (natural log)"),
-        (kl_discrete__swapped, "you computed KL(q||p); KL(p||q) weights the log-ratio ln(p_i/q_i) by p_i"),
-        (kl_discrete__unmasked, "a zero in p gives NaN: 0 * ln 0 is taken as 0 in the KL divergence, so mask "
-                                "the terms with p_i = 0 (np.where, torch.where or xlogy)"),
-    ),
-    "P,Q": _entries(
-        (PQ_equal_kl, "your Q is P mirrored, and for such a pair KL(P||Q) = KL(Q||P): the example shows no "
-                      "asymmetry"),
-    ),
-    "reparameterize": _entries(
-        (reparameterize__sigma_for_log_var, "you used log_var as the standard deviation; "
-                                            "sigma = exp(log_var / 2)"),
-        (reparameterize__var_for_log_var, "you scaled eps by the variance exp(log_var); the scale is the "
-                                          "standard deviation exp(log_var / 2)"),
-        (reparameterize__detached, "no gradient reaches mu and log_var: the computation leaves torch's graph "
-                                   "(.detach(), numpy, .item() or sampling inside the function)"),
-    ),
-    "kl_gaussian_std_normal": _entries(
-        (kl_gaussian_std_normal__missing_half, "you left out the factor 1/2"),
-        (kl_gaussian_std_normal__missing_k, "you left out the -k term (the trace of the identity)"),
-        (kl_gaussian_std_normal__plus_log_det, "you added ln det Sigma; it enters with a minus sign"),
-    ),
-}

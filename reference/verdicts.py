@@ -5,13 +5,11 @@ what was found in words a student understands. reference/judging.py turns them i
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
-from reference._arrays import sum_to_shape
-from reference.sheet02 import first_future_dependent_step, kl_discrete, reparameterize_grads
+from reference.sheet02 import first_future_dependent_step, kl_discrete
 
 Verdict = tuple[bool, str]
 
@@ -88,55 +86,3 @@ def judge_online(outputs_base: Any, outputs_perturbed: Sequence[Any], atol: floa
         return True, "no output changed when only later inputs changed: the model can run online"
     return False, (f"the output at step {step} (counting from 0) changed when only inputs after step {step} "
                    f"changed: the model looks into the future, so it cannot run online")
-
-
-_GRAD_NAMES = ("mu", "log_var")
-
-
-def judge_reparam_grads(grads: Sequence[Any] | Mapping[str, Any], mu: Any, log_var: Any, eps: Any,
-                        rtol: float = 1e-4, atol: float = 1e-6) -> Verdict:
-    """3d: the student's d sum(z)/d mu and d sum(z)/d log_var (autograd, from their reparameterize) against the
-    analytic ones. `grads` is a pair (grad_mu, grad_log_var) or a mapping with keys "mu" and "log_var"; None
-    for a gradient that never arrived."""
-    if isinstance(grads, Mapping):
-        got = [grads.get(name) for name in _GRAD_NAMES]
-    else:
-        got = list(grads) if grads is not None else []
-        if len(got) != 2:
-            return False, f"expected two gradients (for mu and log_var), got {len(got)}"
-    mu_a, lv_a, eps_a = (_array(v, n) for v, n in ((mu, "mu"), (log_var, "log_var"), (eps, "eps")))
-    expected = reparameterize_grads(mu_a, lv_a, eps_a)
-    problems = []
-    for name, value, want in zip(_GRAD_NAMES, got, expected):
-        if value is None:
-            problems.append(f"no gradient reached {name} (is the graph cut, e.g. by .detach(), numpy or .item()?)")
-            continue
-        try:
-            array = _array(value, f"the gradient for {name}")
-        except ValueError as exc:
-            problems.append(str(exc))
-            continue
-        if array.shape != np.shape(want):
-            problems.append(f"the gradient for {name} has shape {array.shape}, expected {np.shape(want)}")
-        elif not np.allclose(array, want, rtol=rtol, atol=atol):
-            problems.append(f"the gradient for {name} is wrong{_grad_hint(name, array, mu_a, lv_a, eps_a)}")
-    if problems:
-        return False, "; ".join(problems)
-    return True, "the gradients with respect to mu and log_var are right"
-
-
-def _grad_hint(name: str, got: np.ndarray, mu: np.ndarray, log_var: np.ndarray, eps: np.ndarray) -> str:
-    """Recognise the gradients of the usual wrong scales (z = mu + s * eps with s = log_var or exp(log_var))."""
-    if name != "log_var":
-        return ""
-    shape = np.broadcast_shapes(mu.shape, log_var.shape, eps.shape)
-    wrong_scales = {
-        "log_var itself were the standard deviation (z = mu + log_var * eps)": eps,
-        "exp(log_var) were the standard deviation (z = mu + exp(log_var) * eps)": np.exp(log_var) * eps,
-    }
-    for text, grad in wrong_scales.items():
-        full = torch.from_numpy(np.broadcast_to(grad, shape).copy())
-        reduced = sum_to_shape(full, log_var.shape).numpy()
-        if reduced.shape == got.shape and np.allclose(got, reduced, rtol=1e-4, atol=1e-6):
-            return f": it is what you would get if {text}; sigma = exp(log_var / 2)"
-    return ""

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.rubric.models import Comparison
+from grader.checks.schema import Comparison
 
 SEQUENCE_KINDS = (list, tuple)
 

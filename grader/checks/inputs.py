@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grader.execution.protocol import Argument
-from grader.rubric.models import CaseSpec, Generated
+from grader.checks.schema import CaseSpec, Generated
 
 
 @dataclass

@@ -8,11 +8,13 @@ judged later without the reference.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from grader.checks.inputs import GeneratedCase
 from grader.execution.protocol import Reply, Request
-from grader.rubric.models import Check
+
+if TYPE_CHECKING:  # the kinds import these types to build their plans
+    from grader.checks.kinds import CheckBase
 
 
 @dataclass
@@ -44,7 +46,7 @@ class CaseRun:
 @dataclass
 class CheckPlan:
     question_id: str
-    check: Check
+    check: CheckBase
     requests: list[Request] = field(default_factory=list)
     runs: list[CaseRun] = field(default_factory=list)
     judge: Callable | None = None

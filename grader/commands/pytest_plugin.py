@@ -22,7 +22,7 @@ import pytest
 
 if TYPE_CHECKING:
     from grader.checks.plan import CheckPlan, CheckResult
-    from grader.checks.released import PublicChecks
+    from grader.rubric.released import PublicChecks
     from grader.commands.selfcheck import SelfCheckOutcome
 
 HAND_IN_SUFFIXES = frozenset({".ipynb", ".py"})

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader import DISTRIBUTION, __version__
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.rubric.notebooks import write_template
-from grader.checks.released import write_public
+from grader.rubric.released import write_public
 from grader.rubric.load import LoadedRubric
 
 STUDENT_README = """# {title}

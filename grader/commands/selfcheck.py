@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from grader.checks.released import PublicChecks, load_released, public_checks
+from grader.rubric.released import PublicChecks, load_released, public_checks
 from grader.execution.sandbox import find_sandbox
 from grader.text.paths import as_in_hand_in
 from grader.intake.extract import IntakeError, extract_submission

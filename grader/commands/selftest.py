@@ -18,12 +18,13 @@ import nbformat
 from grader.checks.plan import CheckPlan
 from grader.execution.sandbox import Sandbox
 from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.rubric.model_answers import ModelAnswersError, load_model_answers
 from grader.commands.mutants import MutantSet, apply_mutant, load_mutants
 from grader.rubric.notebooks import cell_meta, make_template
 from grader.rubric.load import LoadedRubric
-from grader.rubric.models import Check, FunctionCheck, ManualCheck
+from grader.checks.kinds import Check
+from grader.checks.kinds.function import FunctionCheck
 
 
 @dataclass
@@ -151,7 +152,7 @@ def tutor_parts_without_answers(loaded: LoadedRubric, template) -> list[str]:
             problems.append(f"the model answers cannot be read: {exc}")
     for question in rubric.questions:
         for check in question.checks:
-            if not isinstance(check, ManualCheck):
+            if not check.tutor_graded:
                 continue
             where = f"{question.id}/{check.id}"
             if question.id not in slots:

@@ -541,18 +541,70 @@ def _table_header(line: str) -> dict[str, int]:
     return columns if len(columns) >= 2 else {}
 
 
+# "Team:", "Authors (alphabetical):", "Group members =", "Submitted by": a line that lists its members after it.
+_LEAD_TEAM_KEY_RE = re.compile(
+    r"^(?:(?:" + _TEAM_WORD_RE.pattern + r")(?:\s++(?:members?|mitglieder|names?))?+\s*+(?:\([^)]*+\))?+\s*+[:=]"
+    r"|(?:submitted\s++by|abgegeben\s++von|abgabe\s++von|bearbeitet\s++von)\s*+:?+)\s*+",
+    re.IGNORECASE,
+)
+# Between the parts of one-line records: punctuation, brackets, a dash between blanks, "and"/"und".
+_RECORD_SPLIT_RE = re.compile(r"[,;|\t()<>\[\]&/]|\s[-–]\s|\s(?:and|und)\s", re.IGNORECASE)
+
+
 def _from_one_line_records(lines: list[str]) -> list[TeamMember]:
-    """'Anna Strüber, 1234567, anna@uni.example' or 'Anna Strüber <anna@...> (1234567)'."""
+    """'Anna Strüber, 1234567, anna@uni.example', 'Anna Strüber <anna@...> (1234567)', or several members on one
+    line: 'Team: Anna Strüber (1234567), Ben Roth (7654321)', 'Authors: Anna Strüber 1234567 and Ben Roth 7654321'.
+    A line counts only when every part of it is a name, a student id or an e-mail address."""
     members = []
     for line in lines:
-        parts = [p.strip() for p in re.split(r"[,;|\t()<>\[\]]|\s[-–]\s", line) if p.strip()]
-        names = [p for p in parts if _NAME_LIKE_RE.match(p) and len(p) <= 80]
-        ids = [p for p in parts if re.fullmatch(r"\d{5,}", p)]
-        emails = [p for p in parts if _EMAIL_RE.fullmatch(p)]
-        if len(names) == 1 and len(ids) <= 1 and len(emails) <= 1 and (ids or emails):
-            if len(names) + len(ids) + len(emails) == len(parts):
-                members.append(TeamMember(names[0], ids[0] if ids else None, emails[0] if emails else None))
+        line = _LEAD_TEAM_KEY_RE.sub("", line, count=1)
+        parts = [piece for part in _RECORD_SPLIT_RE.split(line) for piece in _name_and_id(part.strip()) if piece]
+        members.extend(_records_in(parts))
     return members
+
+
+def _name_and_id(part: str) -> list[str]:
+    """'Anna Strüber 1234567' -> ['Anna Strüber', '1234567']; any other part as it is."""
+    head, _, tail = part.rpartition(" ")
+    if head.strip() and re.fullmatch(r"\d{5,}", tail) and _NAME_LIKE_RE.match(head.strip()):
+        return [head.strip(), tail]
+    return [part]
+
+
+def _part_kind(part: str) -> str | None:
+    if re.fullmatch(r"\d{5,}", part):
+        return "student_id"
+    if _EMAIL_RE.fullmatch(part):
+        return "email"
+    if len(part) <= 80 and _NAME_LIKE_RE.match(part):
+        return "name"
+    return None
+
+
+def _records_in(parts: list[str]) -> list[TeamMember]:
+    """The members one line's parts make: one name with its id and/or e-mail in any order, or several names each
+    followed by its own; none when a part is something else or a member has neither id nor e-mail."""
+    kinds = [_part_kind(part) for part in parts]
+    if not parts or None in kinds or "name" not in kinds:
+        return []
+    if kinds.count("name") == 1:
+        found = {kind: [p for p, k in zip(parts, kinds) if k == kind] for kind in ("name", "student_id", "email")}
+        if len(found["student_id"]) > 1 or len(found["email"]) > 1 or not (found["student_id"] or found["email"]):
+            return []
+        return [TeamMember(found["name"][0], next(iter(found["student_id"]), None), next(iter(found["email"]), None))]
+    if kinds[0] != "name":
+        return []
+    records: list[dict[str, str | None]] = []
+    for part, kind in zip(parts, kinds):
+        if kind == "name":
+            records.append({"name": part, "student_id": None, "email": None})
+        elif records[-1][kind] is not None:
+            return []
+        else:
+            records[-1][kind] = part
+    if any(record["student_id"] is None and record["email"] is None for record in records):
+        return []
+    return [TeamMember(**record) for record in records]
 
 
 def _member(name: str | None, student_id: str | None, email: str | None) -> TeamMember | None:

@@ -18,7 +18,8 @@ from grader.rubric.model_answers import SheetAnswers
 from grader.reports.check_text import hidden_lines, public_lines, question_points_text, tutor_line
 from grader.reports.document import Document
 from grader.execution.ran_notebook import Figure
-from grader.rubric.models import ManualCheck, Rubric
+from grader.checks.kinds.manual import ManualCheck
+from grader.rubric.models import Rubric
 
 
 def feedback_document(result: StoredResult, rubric: Rubric, answers: SheetAnswers | None, *,

@@ -26,7 +26,7 @@ from grader.text.safe import spreadsheet_inert
 
 # A hand-in that kept at most this share of the automatic points "lost nearly all" of them.
 NEARLY_ALL_LOST = 0.2
-# "case 'the sheet's example': ..." or "hidden case 'random #2' (numpy): ..." (grader/checks/kinds.py).
+# "case 'the sheet's example': ..." or "hidden case 'random #2' (numpy): ..." (grader/checks/kinds/function.py).
 _CASE = re.compile(r"(?:hidden )?case '([^\n]{1,120}?)'(?=: | \()")
 MAX_CASES = 3  # failing cases shown per check
 MISTAKE_COLUMNS = ["sheet", "question", "check", "kind", "what", "detail", "hand_ins", "graded", "share"]

@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from grader.rubric.models import CHECK_KIND_NAMES, Rubric
+from grader.checks.kinds import CHECK_KIND_NAMES
+from grader.rubric.models import Rubric
 
 
 class RubricError(ValueError):

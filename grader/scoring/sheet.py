@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.checks.kinds import CHECK_KINDS
 from grader.checks.plan import CheckPlan, CheckResult
 from grader.execution.limits import ResourceLimits
 from grader.execution.program import OtherLanguageError, ProgramError, load_program
@@ -89,7 +88,7 @@ def grade_file(path: Path, questions: list[Question], plans: list[CheckPlan], *,
 
 def judge(questions: list[Question], plans: list[CheckPlan], replies: dict, *, sheet: str, source: str,
           run: RunReport | None, error: str | None = None) -> SubmissionGrade:
-    results = {(p.question_id, p.check.id): CHECK_KINDS[p.check.kind].judge(p, replies) for p in plans}
+    results = {(p.question_id, p.check.id): p.check.judge_replies(p, replies) for p in plans}
     scores = []
     for question in questions:
         checks = [results[(question.id, c.id)] for c in question.checks if (question.id, c.id) in results]

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.rubric.load import load_rubric
 from submissions.make_examples import Member, as_hand_in, make_zip, notebook_bytes, write_examples, zip_name
 from tests.conftest import REPO

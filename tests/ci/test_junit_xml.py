@@ -10,7 +10,7 @@ import pytest
 
 from grader.checks.plan import CheckResult
 from grader.scoring.sheet import QuestionScore, SubmissionGrade, execution_settings, grade_file
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.reports.junit import write_junit, write_junit_many, xml_text
 from grader.rubric.load import load_rubric
 from tests.ci.conftest import TOY_CELLS, run_grader

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.commands.release import build_release
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from grader.checks.compare import compare
-from grader.rubric.models import Comparison, Tolerance
+from grader.checks.schema import Comparison, Tolerance
 
 POLICY = Comparison()
 

@@ -15,7 +15,7 @@ from grader.scoring.grade import run_flags
 from grader.execution import program as program_module
 from grader.execution.program import ProgramError, load_program
 from grader.scoring.sheet import execution_settings, grade_file
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO, write_notebook
 
@@ -115,10 +115,9 @@ def test_a_torch_only_function_keeps_its_hints(toy, sandbox, tmp_path):
 def test_no_retry_where_the_rubric_demands_one_kind(toy, sandbox, tmp_path):
     loaded, plans = toy
     strict = loaded.rubric.questions[0].checks[0].model_copy(update={"retry_other_kinds": False})
-    from grader.checks.kinds import CHECK_KINDS, PlanContext
+    from grader.checks.kinds import PlanContext
 
-    plan = CHECK_KINDS["function"].plan(loaded.rubric.questions[0], strict,
-                                        PlanContext(seed=loaded.rubric.seed, resolve=loaded.resolve))
+    plan = strict.plan_check(loaded.rubric.questions[0].id, PlanContext(seed=loaded.rubric.seed, resolve=loaded.resolve))
     assert all(not request.alternatives for request in plan.requests)
     default = next(p for p in plans if p.check.id == "public")
     assert [len(r.alternatives) for r in default.requests] == [3]
@@ -315,7 +314,7 @@ def test_an_lstm_cell_without_gradient_flow_loses_the_gradient_check(sheet11_cod
 
 
 def test_released_rubrics_carry_the_retries(toy, tmp_path):
-    from grader.checks.released import load_released, write_public
+    from grader.rubric.released import load_released, write_public
 
     loaded, plans = toy
     path = write_public(loaded, plans, tmp_path / "toy.public.json")

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from grader.scoring.sheet import execution_settings, grade_file
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.commands.mutants import MutantSet, load_mutants
 from grader.rubric.notebooks import cell_meta, make_template
 from grader.rubric.load import LoadedRubric, load_rubric

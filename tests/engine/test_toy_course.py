@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.scoring.sheet import execution_settings, grade_file
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO, write_notebook
 

@@ -14,7 +14,7 @@ import pytest
 from grader.execution.program import ProgramError, load_program
 from grader.execution.runner import DEATHS_PER_TARGET
 from grader.scoring.sheet import execution_settings, grade_file
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.rubric.load import load_rubric
 from tests.conftest import REPO, write_notebook
 

@@ -4,6 +4,7 @@ team; everything else is ignored, and what a team block says doubtfully is a dou
 from __future__ import annotations
 
 import nbformat
+import pytest
 
 from grader.intake.team import TeamMember, parse_team_blocks, read_team, read_team_info
 
@@ -92,3 +93,38 @@ def test_a_file_named_for_the_team_says_so_by_its_name(tmp_path):
     (tmp_path / "notes.txt").write_text(line, encoding="utf-8")
     assert read_team_info(tmp_path / "team.txt") == [LENA]
     assert read_team_info(tmp_path / "notes.txt") == []
+
+
+LENA_ID, DENIZ_ID = TeamMember("Lena Strüber", "7012345", None), TeamMember("Deniz Çelik", "7034567", None)
+
+
+@pytest.mark.parametrize("line", [
+    "Team: Lena Strüber (7012345), Deniz Çelik (7034567)",
+    "Authors: Lena Strüber 7012345 and Deniz Çelik 7034567",
+    "Gruppe = Lena Strüber 7012345; Deniz Çelik 7034567",
+    "Submitted by Lena Strüber (7012345) & Deniz Çelik (7034567)",
+    "Group members (name, id): Lena Strüber - 7012345 / Deniz Çelik - 7034567",
+])
+def test_several_members_on_one_line_after_a_team_key(line):
+    assert parse_team_blocks([line]).members == [LENA_ID, DENIZ_ID]
+
+
+def test_several_members_on_one_line_keep_their_own_emails():
+    line = "Team: Lena Strüber (7012345, lena.strueber@uni.example), Deniz Çelik (deniz.celik@uni.example, 7034567)"
+    assert parse_team_blocks([line]).members == [LENA, DENIZ]
+
+
+@pytest.mark.parametrize("line", [
+    "Team: Lena Strüber, Deniz Çelik",  # no ids: names alone are not members
+    "Team: 7012345 Lena Strüber, Deniz Çelik 7034567",  # an id before the first of several names: whose is it?
+    "Team: Lena Strüber (7012345, 7012346), Deniz Çelik (7034567)",  # two ids for one member
+    "Team: see Hochreiter, 1997 and Graves (2013).",  # a citation in a team block
+])
+def test_a_line_that_is_not_clean_records_gives_no_members(line):
+    assert parse_team_blocks([line]).members == []
+
+
+def test_a_script_declares_its_team_in_a_comment_line(tmp_path):
+    script = tmp_path / "solution.py"
+    script.write_text("# Team: Lena Strüber (7012345), Deniz Çelik (7034567)\n# %%\nimport torch\n", encoding="utf-8")
+    assert read_team(script).members == [LENA_ID, DENIZ_ID]

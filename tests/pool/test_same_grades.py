@@ -8,7 +8,7 @@ import nbformat
 
 from grader.execution.pool import WarmPool
 from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file
-from grader.checks.kinds import plan_checks
+from grader.rubric.plans import plan_checks
 from grader.commands.mutants import apply_mutant, load_mutants
 from grader.rubric.notebooks import make_template
 from grader.rubric.load import load_rubric

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from grader.rubric.model_answers import ModelAnswer, ModelAnswersError, SheetAnswers, rubric_answers
 from grader.prose.questions import ProseQuestion, task_and_part
 from grader.rubric.load import LoadedRubric
-from grader.rubric.models import ManualCheck
+from grader.checks.kinds.manual import ManualCheck
 
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
 from dataclasses import dataclass
 
 _MEMORY_BYTES = 1536 * 1024 * 1024
@@ -39,7 +40,10 @@ def run_bounded(command: list[str], *, limits: Limits = Limits(), what: str) -> 
         resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
         os.setsid()
 
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": "/nonexistent"}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": "/nonexistent",
+           # nbconvert's templates: a venv made with --system-site-packages has them under the base Python's
+           # prefix, which Jupyter does not search from inside the venv (the child's environment is otherwise clean).
+           "JUPYTER_PATH": os.path.join(sys.base_prefix, "share", "jupyter")}
     try:
         done = subprocess.run(command, capture_output=True, timeout=limits.wall_seconds, preexec_fn=limit, env=env,
                               stdin=subprocess.DEVNULL, check=False)

@@ -17,7 +17,6 @@ import nbformat
 from grader.rubric.model_answers import ModelAnswersError, SheetAnswers, load_model_answers
 from grader.rubric.notebooks import MarkupError, make_template
 from grader.rubric.load import LoadedRubric
-from grader.rubric.models import ChoiceCheck, FunctionCheck, PropertyCheck, ValueCheck
 from grader.commands.similarity.inputs import SharedMaterial
 
 
@@ -30,16 +29,7 @@ def checked_names(loaded: LoadedRubric) -> dict[str, str]:
     names: dict[str, str] = {}
     for question in loaded.rubric.questions:
         for check in question.checks:
-            found: list[str] = []
-            if isinstance(check, FunctionCheck):
-                found.append(check.function)
-            elif isinstance(check, (ValueCheck, ChoiceCheck)):
-                found.append(check.name)
-            elif isinstance(check, PropertyCheck):
-                found.extend(check.get)
-                if check.call:
-                    found.append(check.call)
-            for name in found:
+            for name in check.student_names():
                 for part in name.split("."):
                     names.setdefault(part, question.id)
     return names

@@ -15,12 +15,13 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from grader.checks.inputs import GeneratedCase
-from grader.checks.kinds import PUBLIC, plan_checks
+from grader.checks.kinds import Check
 from grader.checks.plan import CaseRun, CaseVariant, CheckPlan
 from grader.execution.protocol import Argument, Request
 from grader.execution.wire import decode_value, encode_value
 from grader.rubric.load import LoadedRubric
-from grader.rubric.models import Check, ExecutionSpec, Question
+from grader.rubric.models import ExecutionSpec, Question
+from grader.rubric.plans import PUBLIC, plan_checks
 
 FORMAT = "grader-released-rubric/1"
 _check_adapter: TypeAdapter = TypeAdapter(Check)
