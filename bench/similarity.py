@@ -34,7 +34,7 @@ from similarity_handins import generate  # noqa: E402
 
 from grader.store.gradebook import Gradebook  # noqa: E402
 from grader.commands.manual.questions import load_answers, manual_items, prose_questions  # noqa: E402
-from grader.rubric.load import find_rubric, load_rubric  # noqa: E402
+from grader.rubric.load import load_sheet  # noqa: E402
 from grader.commands.similarity.collect import collect_hand_ins  # noqa: E402
 from grader.commands.similarity.engine import find_similar  # noqa: E402
 from grader.commands.similarity.report import SimilaritySettings  # noqa: E402
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _row(n: int, plan, out: Path, graded, alone) -> dict:
     """The two halves of the similarity step, timed in this process, and how the planted pairs came out."""
-    loaded = load_rubric(find_rubric("sheet02", REPO), course_root=REPO, resolve=False)
+    loaded = load_sheet("sheet02", REPO, resolve=False)
     answers = load_answers(loaded)
     with Gradebook.open(out / "gradebook.db") as book:
         results = book.results("sheet02")

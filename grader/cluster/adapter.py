@@ -1,6 +1,6 @@
 """The one place where the cluster meets the engine's front doors: `take_in`, then `grade_hand_in`.
 
-A Dask worker grades a hand-in exactly as the local batch does (grader/commands/batch.py: take_in, then
+A Dask worker grades a hand-in exactly as the local batch does (grader/cluster/scheduler.py: take_in, then
 grade_hand_in(hand_in, planned_sheet, sandbox)), with what was shipped: its own copy of the course (planned once
 per worker), its warm sandbox, the intake rules, and the time and lateness the coordinator worked out. Local
 and cluster runs therefore share one grading code path and differ only in how hand-ins are scheduled.

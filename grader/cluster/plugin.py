@@ -26,6 +26,7 @@ from distributed import WorkerPlugin, get_worker
 from grader.cluster.adapter import GradedParcel, grade_parcel, plan_course, quick_settings
 from grader.cluster.devices import devices_for
 from grader.cluster.parcels import CourseBundle, HandInParcel
+from grader.execution.local_sandbox import started_pool
 from grader.execution.pool import WarmPool
 from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
 from grader.intake.hand_in import IntakeRules
@@ -89,8 +90,7 @@ class GradingPlugin(WorkerPlugin):
             self.devices = devices
             if self.warm and isinstance(base, BubblewrapSandbox):
                 # Warming (import torch in the zygotes) runs while the reference plans the checks.
-                self.pool = WarmPool(base, slots=max(1, slots), preload=settings.preload)
-                self.pool.prestart(seed=settings.seed, limits=settings.limits)
+                self.pool = started_pool(base, slots=max(1, slots), settings=settings)
             self.sandbox = self.pool if self.pool is not None else base
             self.course = plan_course(self.folder, self.bundle.rubric_path, self.bundle.rubric_fingerprint)
         except BaseException as exc:

@@ -2,54 +2,49 @@
 
     summary = run_batch(BatchOptions(hand_ins=Path("submissions/sheet02"), sheet="sheet02", out=Path("out")))
 
-A thin loop over the pipeline: plan the sheet once (scoring.plan_sheet), then per hand-in take it in
-(intake.take_in) and grade it (scoring.grade_hand_in) in a few threads, store each record as it completes, and
-rebuild the reports at the end. Anything that goes wrong for one hand-in (even a grader bug) becomes that
-hand-in's recorded error; the batch goes on. The heavy work runs in sandboxed worker processes (a warm pool),
-so a few grader threads are enough to keep them busy.
-
-Resume: a hand-in is skipped when its latest stored grading is done and used the same file content, rubric
-fingerprint and engine version. A run that is killed loses only the hand-ins that were still running. A skipped
-hand-in's time and lateness are still worked out again: a manifest or deadline that came after the grading
-updates them (and so the totals) without running any code.
+A thin loop over the pipeline: load the rubric, find the hand-ins, leave out those the gradebook has current
+(store.resume: their time and lateness are still brought up to date), plan the sheet once (scoring.plan_sheet),
+grade the rest through a scheduler (cluster.scheduler: threads over this machine's sandbox and warm pool, or a
+Dask cluster; each hand-in is intake.take_in + scoring.grade_hand_in), store each record as it completes, and
+rebuild the similarity report and the reports at the end. Anything that goes wrong for one hand-in (even a grader
+bug) becomes that hand-in's recorded error; the batch goes on. A run that is killed loses only the hand-ins that
+were still running.
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 
 from grader.cluster.errors import ClusterError, SchedulerLost
-from grader.rubric.fingerprint import rubric_fingerprint
-from grader.execution.pool import WarmPool
-from grader.execution.sandbox import BubblewrapSandbox, Sandbox, SandboxUnavailable, find_sandbox
-from grader.intake.deadline import Deadline, ManifestError, read_manifest
-from grader.intake.hand_in import (HandInTiming, IntakeRules, NoHandIns, TimingRule, file_sha256, find_hand_ins,
-                                   hand_in_folder, hand_in_name, take_in)
+from grader.cluster.local_scheduler import LocalScheduler
+from grader.cluster.scheduler import BatchContext, HandInScheduler
 from grader.commands.manual.reading import pdf_text
 from grader.commands.progress import BatchProgress
-from grader.reports.outputs import write_outputs
-from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
-from grader.scoring.grade import ENGINE_VERSION, PlannedSheet, grade_hand_in, plan_sheet
-from grader.scoring.record import GradingRecord
-from grader.scoring.sheet import execution_settings
 from grader.commands.similarity.run import similarity_after_grading
+from grader.execution.local_sandbox import batch_sandbox, early_pool
+from grader.execution.pool import WarmPool
+from grader.execution.sandbox import SandboxUnavailable
+from grader.intake.deadline import Deadline, ManifestError
+from grader.intake.hand_in import (IntakeRules, NoHandIns, TimingRule, batch_manifest, find_hand_ins, hand_in_folder,
+                                   hand_in_name)
+from grader.reports.outputs import write_outputs
+from grader.rubric.fingerprint import rubric_fingerprint
+from grader.rubric.load import RubricError, load_sheet
+from grader.scoring.grade import ENGINE_VERSION, plan_sheet
+from grader.scoring.sheet import execution_settings
 from grader.store.gradebook import Gradebook, GradebookError
-from grader.store.layout import BATCH_FILES, assign_folders, folder_name
+from grader.store.layout import BATCH_FILES, assign_folders
+from grader.store.resume import resume
 
 if TYPE_CHECKING:
     from grader.cluster.address import ClusterOptions
-
-MANIFEST_NAME = "manifest.csv"
 
 
 class BatchError(Exception):
@@ -91,25 +86,6 @@ class BatchSummary:
     lost: str | None = None  # the cluster's scheduler went away midway: what happened, how many are left
 
 
-@dataclass(frozen=True)
-class _Context:
-    """What every hand-in's grading shares; read-only once the batch starts."""
-
-    planned: PlannedSheet
-    rules: IntakeRules
-    sandbox: Sandbox
-    out: Path
-    # Output folder per hand-in name where it is not folder_name(name), and why (see assign_folders).
-    folders: dict[str, tuple[str, str]] = field(default_factory=dict)
-    loaded: LoadedRubric | None = None
-
-    def grade(self, path: Path) -> GradingRecord:
-        """Take in and grade one hand-in (never raises: grade_hand_in turns a grader failure into the record)."""
-        folder, note = self.folders.get(hand_in_name(path), (folder_name(hand_in_name(path)), ""))
-        return grade_hand_in(take_in(path, self.rules, self.out / folder, folder_note=note), self.planned,
-                             self.sandbox)
-
-
 def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSummary:
     """Grade every hand-in of `options.hand_ins` that is not current in the gradebook, then rebuild the outputs.
 
@@ -126,29 +102,20 @@ def run_batch(options: BatchOptions, console: Console | None = None) -> BatchSum
             pool.close()
 
 
-def _scheduler(options: BatchOptions, pool: WarmPool | None, jobs: int, console: Console | None) -> HandInScheduler:
-    """The local threads over this machine's sandbox, or the Dask cluster (which needs no sandbox here)."""
-    if options.cluster is None:
-        return LocalScheduler(_find_sandbox(options.unsafe_no_sandbox), pool, jobs)
-    from grader.cluster.scheduling import DaskScheduler
-
-    return DaskScheduler(options.cluster, console, require_sandbox=not options.unsafe_no_sandbox, warm=options.warm)
-
-
 def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | None) -> BatchSummary:
-    loaded = _load_rubric(options)
-    sheet = loaded.rubric.sheet
-    if Path(options.out).resolve() == hand_in_folder(options.hand_ins).resolve():
-        raise BatchError(f"{options.out}: the outputs need a folder of their own, not the folder of hand-ins")
     try:
+        loaded = load_sheet(options.sheet, Path(options.course))
+        if Path(options.out).resolve() == hand_in_folder(options.hand_ins).resolve():
+            raise BatchError(f"{options.out}: the outputs need a folder of their own, not the folder of hand-ins")
         hand_ins = find_hand_ins(options.hand_ins)
-    except NoHandIns as exc:
+        deadline = options.deadline or loaded.rubric.deadline
+        manifest = batch_manifest(options.hand_ins, options.manifest, deadline.time_zone)
+        jobs = _jobs(options)
+        scheduler = _scheduler(options, pool, jobs, console)
+    except (FileNotFoundError, RubricError, NoHandIns, ManifestError, SandboxUnavailable) as exc:
         raise BatchError(str(exc)) from None
-    timing = TimingRule(_read_manifest(options, loaded), options.deadline or loaded.rubric.deadline,
-                        loaded.rubric.late_policy, use_file_dates=options.times == "mtime")
-    jobs = max(1, options.jobs or os.cpu_count() or 1)
-    scheduler = _scheduler(options, pool, jobs, console)
-    out = Path(options.out)
+    timing = TimingRule(manifest, deadline, loaded.rubric.late_policy, use_file_dates=options.times == "mtime")
+    sheet, out = loaded.rubric.sheet, Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     db_path = Path(options.db) if options.db else out / "gradebook.db"
     rubric_sha = rubric_fingerprint(loaded)
@@ -158,19 +125,10 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
         book = Gradebook.open(db_path)
     except GradebookError as exc:
         raise BatchError(str(exc)) from None
-    with book, _closing(scheduler):
+    with book, closing(scheduler):
         summary = BatchSummary(run_id=0, db_path=db_path)
-        todo: list[Path] = []
-        stored_timings = book.timings(sheet)
-        for path in hand_ins:
-            digest = file_sha256(path)
-            if not options.force and book.is_current(sheet, hand_in_name(path), content_sha256=digest,
-                                                     rubric_sha256=rubric_sha, engine_version=ENGINE_VERSION):
-                summary.skipped.append(hand_in_name(path))
-                if _retime(book, stored_timings[hand_in_name(path)], timing.of(path)):
-                    summary.retimed.append(hand_in_name(path))
-            else:
-                todo.append(path)
+        selection = resume(book, sheet, hand_ins, timing, rubric_sha256=rubric_sha, force=options.force)
+        todo, summary.skipped, summary.retimed = selection.todo, selection.skipped, selection.retimed
         rules = IntakeRules(loaded.rubric.naming, timing, IntakeRules.sheet_number_of(sheet), pdf_text)
         if todo:
             try:
@@ -187,8 +145,8 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
                 # Planning runs the reference on every case: once per batch, and only when there is work.
                 # (A cluster's workers plan with their own copy of the course.)
                 planned = plan_sheet(loaded, rubric_sha256=rubric_sha) if scheduler.needs_plans else None
-                context = _Context(planned=planned, rules=rules, sandbox=scheduler.sandbox,  # type: ignore[arg-type]
-                                   out=out, folders=folders, loaded=loaded)
+                context = BatchContext(planned=planned, rules=rules, sandbox=scheduler.sandbox, out=out,
+                                       folders=folders, loaded=loaded)
                 _grade_all(todo, context, scheduler, book, summary, console)
         except KeyboardInterrupt:  # while planning; _grade_all handles its own
             summary.interrupted = True
@@ -211,98 +169,10 @@ def _run_batch(options: BatchOptions, console: Console | None, pool: WarmPool | 
     return summary
 
 
-@contextmanager
-def _closing(scheduler: HandInScheduler) -> Iterator[HandInScheduler]:
-    try:
-        yield scheduler
-    finally:
-        scheduler.close()
-
-
-def _retime(book: Gradebook, stored: tuple[int, HandInTiming], new: HandInTiming) -> bool:
-    """Store `new` for an unchanged hand-in whose time or lateness changed (a manifest or deadline that came
-    later); True when it did."""
-    grading_id, old = stored
-    if old.stored() == new.stored():
-        return False
-    before = "unknown" if old.submitted_at is None else f"{old.lateness_message} (from {old.time_source})"
-    book.update_timing(grading_id, new, note=f"hand-in time and lateness updated on {datetime.now(UTC):%Y-%m-%d %H:%M}"
-                                            f" UTC without grading again; before: {before}")
-    return True
-
-
-# --- the parallel loop ------------------------------------------------------------------------------------
-
-
-class HandInScheduler(Protocol):
-    """How the hand-ins of a batch get graded: by threads over the local sandbox, or on a Dask cluster.
-
-    Every scheduler grades a hand-in with the same front doors (take_in, then grade_hand_in) and yields each
-    record once, as it completes; the batch alone stores them. `sandbox_name` and `protections_off` describe
-    where the code runs (known once `open` has returned)."""
-
-    sandbox: Sandbox | None  # this machine's sandbox for the hand-ins; None when they run elsewhere
-    sandbox_name: str
-    protections_off: list[str]
-    needs_plans: bool  # whether the coordinator's context must hold the planned sheet
-
-    def open(self, loaded: LoadedRubric, rubric_sha256: str, rules: IntakeRules) -> None: ...
-
-    def grade(self, todo: list[Path], context: _Context, progress: BatchProgress) -> Iterator[GradingRecord]: ...
-
-    def stop(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class LocalScheduler:
-    """`jobs` grader threads over this machine's sandbox (the warm pool when there is one)."""
-
-    needs_plans = True
-
-    def __init__(self, sandbox: Sandbox, pool: WarmPool | None, jobs: int) -> None:
-        self.sandbox = pool if pool is not None and sandbox is pool.base else sandbox
-        self.sandbox_name = sandbox.name
-        self.protections_off = sorted(name for name, on in sandbox.protections().items() if not on)
-        self.jobs = jobs
-        self._stop = threading.Event()
-
-    def open(self, loaded: LoadedRubric, rubric_sha256: str, rules: IntakeRules) -> None:
-        pass
-
-    def grade(self, todo: list[Path], context: _Context, progress: BatchProgress) -> Iterator[GradingRecord]:
-        pending: queue.Queue[Path] = queue.Queue()
-        for item in todo:
-            pending.put(item)
-        done: queue.Queue[GradingRecord] = queue.Queue()
-
-        def work() -> None:
-            while not self._stop.is_set():
-                try:
-                    path = pending.get_nowait()
-                except queue.Empty:
-                    return
-                progress.started(hand_in_name(path))
-                done.put(context.grade(path))
-
-        # Daemon threads: after Ctrl-C the process may exit without waiting for hand-ins still in the sandbox.
-        for number in range(min(self.jobs, len(todo))):
-            threading.Thread(target=work, name=f"grade-{number}", daemon=True).start()
-        for _ in range(len(todo)):
-            yield _next(done)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def close(self) -> None:
-        pass
-
-
-def _grade_all(todo: list[Path], context: _Context, scheduler: HandInScheduler, book: Gradebook,
+def _grade_all(todo: list[Path], context: BatchContext, scheduler: HandInScheduler, book: Gradebook,
                summary: BatchSummary, console: Console | None) -> None:
     """Grade through the scheduler; the calling thread alone writes to the gradebook, one commit per hand-in."""
-    progress = BatchProgress(console, f"grading {context.loaded.rubric.sheet}",
-                             total=len(todo))
+    progress = BatchProgress(console, f"grading {context.loaded.rubric.sheet}", total=len(todo))
     with progress:
         try:
             for record in scheduler.grade(todo, context, progress):
@@ -322,57 +192,25 @@ def _grade_all(todo: list[Path], context: _Context, scheduler: HandInScheduler, 
                            f"{len(todo) - len(summary.graded)} left"
 
 
-def _next(done: queue.Queue[GradingRecord]) -> GradingRecord:
-    # A timed wait in a loop, so Ctrl-C reaches the main thread promptly.
-    while True:
-        try:
-            return done.get(timeout=0.5)
-        except queue.Empty:
-            continue
+def _scheduler(options: BatchOptions, pool: WarmPool | None, jobs: int, console: Console | None) -> HandInScheduler:
+    """The local threads over this machine's sandbox, or the Dask cluster (which needs no sandbox here)."""
+    if options.cluster is None:
+        return LocalScheduler(batch_sandbox(allow_process=options.unsafe_no_sandbox), pool, jobs)
+    from grader.cluster.dask_scheduler import DaskScheduler
+
+    return DaskScheduler(options.cluster, console, require_sandbox=not options.unsafe_no_sandbox, warm=options.warm)
 
 
-# --- setup ------------------------------------------------------------------------------------------------
-
-
-def _load_rubric(options: BatchOptions) -> LoadedRubric:
-    try:
-        return load_rubric(find_rubric(options.sheet, Path(options.course)), course_root=Path(options.course))
-    except (FileNotFoundError, RubricError) as exc:
-        raise BatchError(str(exc)) from None
-
-
-def _read_manifest(options: BatchOptions, loaded: LoadedRubric) -> dict[str, datetime] | None:
-    path = options.manifest or hand_in_folder(options.hand_ins) / MANIFEST_NAME
-    if options.manifest is None and not path.exists():
-        return None
-    try:
-        return read_manifest(path, (options.deadline or loaded.rubric.deadline).time_zone)
-    except (ManifestError, FileNotFoundError) as exc:
-        raise BatchError(str(exc)) from None
+def _jobs(options: BatchOptions) -> int:
+    return max(1, options.jobs or os.cpu_count() or 1)
 
 
 def _early_pool(options: BatchOptions) -> WarmPool | None:
-    """Warm zygotes for this rubric's workers (grader/execution/pool.py), one per job; None where bubblewrap
-    cannot run or the rubric or folder has a problem (the batch then reports it as usual)."""
+    """Warm zygotes for this rubric's workers, one per job (None where bubblewrap cannot run or the rubric or
+    folder has a problem: the batch then reports it as usual)."""
     try:
-        quick = load_rubric(find_rubric(options.sheet, Path(options.course)), course_root=Path(options.course),
-                            resolve=False)
-        sandbox = find_sandbox(require=True)
+        settings = execution_settings(load_sheet(options.sheet, Path(options.course), resolve=False).rubric.execution)
         hand_ins = len(find_hand_ins(options.hand_ins))
-    except (FileNotFoundError, RubricError, SandboxUnavailable, NoHandIns):
+    except (FileNotFoundError, RubricError, NoHandIns):
         return None
-    if not isinstance(sandbox, BubblewrapSandbox) or hand_ins == 0:
-        return None
-    settings = execution_settings(quick.rubric.execution)
-    pool = WarmPool(sandbox, slots=min(hand_ins, max(1, options.jobs or os.cpu_count() or 1)),
-                    preload=settings.preload)
-    pool.prestart(seed=settings.seed, limits=settings.limits)
-    return pool
-
-
-def _find_sandbox(unsafe_no_sandbox: bool) -> Sandbox:
-    try:
-        return find_sandbox(require=not unsafe_no_sandbox)
-    except SandboxUnavailable as exc:
-        raise BatchError(f"{exc}. Student code is only run inside bubblewrap; pass --unsafe-no-sandbox to grade "
-                         "with the weaker process sandbox (every result will say so).") from None
+    return early_pool(slots=min(hand_ins, _jobs(options)), settings=settings) if hand_ins else None

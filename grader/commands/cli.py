@@ -74,10 +74,10 @@ def release(
 ) -> None:
     """Build what students get: template notebook, public rubric with expected values, README."""
     from grader.commands.release import build_release
-    from grader.rubric.load import RubricError, find_rubric, load_rubric
+    from grader.rubric.load import RubricError, load_sheet
 
     try:
-        loaded = load_rubric(find_rubric(sheet, course), course_root=course)
+        loaded = load_sheet(sheet, course)
     except (FileNotFoundError, RubricError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -100,11 +100,11 @@ def selftest(
     from grader.execution.sandbox import find_sandbox
     from grader.commands.mutants import load_mutants
     from grader.rubric.notebooks import MarkupError
-    from grader.rubric.load import RubricError, find_rubric, load_rubric
+    from grader.rubric.load import RubricError, load_sheet
     from grader.commands.selftest import mutants_path, run_selftest
 
     try:
-        loaded = load_rubric(find_rubric(sheet, course), course_root=course)
+        loaded = load_sheet(sheet, course)
         mutants = load_mutants(mutants_path(loaded))  # ValueError names the file and the problem
     except (FileNotFoundError, RubricError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -224,10 +224,10 @@ def _deadline_option(text: str, sheet: str, course: Path) -> Deadline:
     """--deadline's text as a Deadline, in the rubric's time zone unless the text names one."""
     from grader.commands.batch import BatchError
     from grader.intake.deadline import parse_deadline
-    from grader.rubric.load import RubricError, find_rubric, load_rubric
+    from grader.rubric.load import RubricError, load_sheet
 
     try:
-        zone = load_rubric(find_rubric(sheet, course), course_root=course, resolve=False).rubric.deadline.time_zone
+        zone = load_sheet(sheet, course, resolve=False).rubric.deadline.time_zone
     except (FileNotFoundError, RubricError):
         zone = "Europe/Berlin"  # the batch reports the missing rubric itself
     try:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from grader.rubric.released import PublicChecks, load_released, public_checks
 from grader.execution.sandbox import find_sandbox
-from grader.hand_in_paths import as_in_hand_in
+from grader.text.paths import as_in_hand_in
 from grader.intake.extract import IntakeError, extract_submission
 from grader.intake.main_file import chosen_but_not_graded
 from grader.rubric.load import RubricError, find_rubric, load_rubric

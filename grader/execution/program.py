@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grader.execution.ipython_lines import skipped_lines, skipped_note
 from grader.execution.kernels import NotebookLanguage, notebook_language
-from grader.textfile import TextEncodingError, read_hand_in_text
+from grader.text.files import TextEncodingError, read_hand_in_text
 
 MAX_SOURCE_BYTES = 20 * 2**20  # what is run: code and text, without stored outputs
 MAX_READ_BYTES = 100 * 2**20  # bomb guard: a notebook file is not even read beyond this (the zip entry cap)

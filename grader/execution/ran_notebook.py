@@ -30,7 +30,7 @@ from grader.execution.protocol import CellOutcome, RunReport
 from grader.prose.questions import ProseQuestion, task_and_part
 from grader.prose.segment import segment_lines
 from grader.prose.sources import HandInReadError, read_document
-from grader.textfile import TextEncodingError, read_hand_in_text
+from grader.text.files import TextEncodingError, read_hand_in_text
 
 RAN_NOTEBOOK = "ran.ipynb"
 FIGURES_FOLDER = "figures"

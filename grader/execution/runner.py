@@ -34,7 +34,7 @@ from grader.execution.protocol import (CELL_STATUSES, MAX_ELEMENTS, WORKER_ARGS,
                                        Request, RunProblem, RunReport, WorkerExit)
 from grader.execution.sandbox import Sandbox, scrubbed_env
 from grader.execution.wire import FRAME_HEADER, MAX_FRAME_BYTES, WireError, parse_frame, read_exact, write_frame
-from grader.textsafe import clean, printable
+from grader.text.safe import clean, printable
 
 GRACE_SECONDS = 3.0
 STDERR_LIMIT = 8000

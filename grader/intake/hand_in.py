@@ -20,15 +20,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader.intake.deadline import Deadline, LatePolicy, assess_lateness, submission_time
+from grader.intake.deadline import Deadline, LatePolicy, assess_lateness, read_manifest, submission_time
 from grader.intake.extract import IntakeError, extract_submission
 from grader.intake.flags import FlagRecord
 from grader.intake.naming import NamingRule, nfc, parse_submission_name
 from grader.intake.team import PdfTextReader, StudentRecord, compare_team, declared_team, reconcile_team
-from grader.textsafe import clean
+from grader.text.safe import clean
 
 # Flags that say when a hand-in arrived: a new manifest or deadline replaces them without a regrade.
 TIMING_FLAGS = frozenset({"late", "time_unknown"})
+
+MANIFEST_NAME = "manifest.csv"  # the CMS manifest beside the hand-ins, read when no other is given
 
 
 class NoHandIns(ValueError):
@@ -203,3 +205,12 @@ def hand_in_folder(path: Path) -> Path:
     """The folder of the hand-ins: `path` itself, or the folder of a single hand-in file."""
     path = Path(path)
     return path.parent if path.is_file() else path
+
+
+def batch_manifest(hand_ins: Path, given: Path | None, time_zone: str) -> dict[str, datetime] | None:
+    """The hand-in times of a batch (read_manifest): from the manifest `given`, else from the manifest.csv beside
+    the hand-ins when there is one, else None. Raises ManifestError."""
+    path = given or hand_in_folder(hand_ins) / MANIFEST_NAME
+    if given is None and not path.exists():
+        return None
+    return read_manifest(path, time_zone)

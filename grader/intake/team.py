@@ -30,7 +30,7 @@ import nbformat
 
 from grader.intake.flags import Flag
 from grader.intake.naming import Student, nfc, normalise_student_id
-from grader.textfile import TextEncodingError, read_hand_in_text
+from grader.text.files import TextEncodingError, read_hand_in_text
 
 # Team info sits at the top of a hand-in; this much of its text is plenty and bounds the work.
 _MAX_TEXT_CHARS = 2_000_000

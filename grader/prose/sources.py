@@ -18,7 +18,7 @@ import nbformat
 import pypdf
 
 from grader.prose.textnorm import strip_markup, words
-from grader.textfile import TextEncodingError, read_hand_in_text
+from grader.text.files import TextEncodingError, read_hand_in_text
 
 SUPPORTED_SUFFIXES = (".ipynb", ".pdf", ".md", ".markdown", ".txt")
 

@@ -6,7 +6,7 @@ applies the late factor. Pending is not zero: a question still waiting entirely 
 `manual_pending` holds the points still waiting and `waiting_for_tutor` the questions they belong to
 ("1c:0.5 2a:1"). Text that a spreadsheet would run as a formula (a student-chosen file name starting
 with '=', '+', '-', '@', TAB or CR, or such a character after a ';') gets an apostrophe: the one guard of
-every CSV the grader writes, grader.textsafe.spreadsheet_inert.
+every CSV the grader writes, grader.text.safe.spreadsheet_inert.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from grader.store.gradebook import StoredResult
 from grader.intake.naming import normalise_student_id
 from grader.rubric.models import Rubric
-from grader.textsafe import spreadsheet_inert
+from grader.text.safe import spreadsheet_inert
 
 FIXED_COLUMNS = ["student_id", "name", "email", "team", "hand_in"]
 TOTAL_COLUMNS = ["auto_points", "manual_points", "manual_pending", "waiting_for_tutor", "late", "late_factor",

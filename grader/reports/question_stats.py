@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grader.store.gradebook import StoredResult
 from grader.rubric.models import Rubric
-from grader.textsafe import spreadsheet_inert
+from grader.text.safe import spreadsheet_inert
 
 # A hand-in that kept at most this share of the automatic points "lost nearly all" of them.
 NEARLY_ALL_LOST = 0.2

@@ -9,7 +9,7 @@ import hashlib
 import html
 
 from grader.store.gradebook import SimilarityState, SimilarPair
-from grader.textsafe import printable
+from grader.text.safe import printable
 
 
 def pair_anchor(first: str, second: str) -> str:

@@ -49,6 +49,12 @@ def find_rubric(sheet: str, course_root: Path) -> Path:
                             + (f" (there are: {', '.join(known)})" if known else ""))
 
 
+def load_sheet(sheet: str, course_root: Path, *, resolve: bool = True) -> LoadedRubric:
+    """The rubric of `sheet` in the course at `course_root` (find_rubric, then load_rubric). Raises
+    FileNotFoundError (no such rubric) or RubricError."""
+    return load_rubric(find_rubric(sheet, Path(course_root)), course_root=Path(course_root), resolve=resolve)
+
+
 def load_rubric(path: Path, *, course_root: Path | None = None, resolve: bool = True) -> LoadedRubric:
     """Parse and validate; with resolve=True also import every reference, judge, generator and mistake."""
     path = Path(path)

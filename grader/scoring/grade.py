@@ -34,7 +34,7 @@ from grader.rubric.models import Question
 from grader.scoring.record import FailedCell, GradingRecord, IntakeFacts, RunFacts, SheetScore
 from grader.rubric.plans import plan_checks
 from grader.execution.ran_notebook import RAN_NOTEBOOK, clear_run_files, write_run_files
-from grader.hand_in_paths import as_in_hand_in
+from grader.text.paths import as_in_hand_in
 from grader.scoring.sheet import SubmissionGrade, execution_settings, grade_file, judge
 
 ENGINE_VERSION = __version__

@@ -24,7 +24,7 @@ from grader.scoring.record import FailedCell, GradingRecord, IntakeFacts, RunFac
 from grader.scoring.sheet import QuestionScore
 from grader.scoring.totals import final_points
 from grader.store.overrides import CheckOverride, apply_overrides
-from grader.textsafe import storable
+from grader.text.safe import storable
 
 SCHEMA_VERSION = 2
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import grader.commands.batch
+import grader.execution.local_sandbox
 import grader.scoring.grade
 from grader.commands.batch import BatchOptions, run_batch
 from grader.store.layout import folder_name
@@ -179,7 +180,7 @@ def test_grading_refuses_to_run_without_bubblewrap_unless_allowed(tmp_path, cach
             raise SandboxUnavailable("bubblewrap cannot run here: simulated")
         return ProcessSandbox()
 
-    monkeypatch.setattr(grader.commands.batch, "find_sandbox", no_bubblewrap)
+    monkeypatch.setattr(grader.execution.local_sandbox, "find_sandbox", no_bubblewrap)
     hand_ins = fast_folder(tmp_path)
     options = BatchOptions(hand_ins=hand_ins, sheet="sheet02", out=tmp_path / "out", course=REPO)
     with pytest.raises(grader.commands.batch.BatchError, match="--unsafe-no-sandbox"):

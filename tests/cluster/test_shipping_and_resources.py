@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cluster.scheduling import course_code_roots
+from grader.cluster.dask_scheduler import course_code_roots
 from grader.commands.batch import BatchError
 from grader.rubric.fingerprint import rubric_fingerprint
 from grader.cluster.devices import DeviceError, devices_for

@@ -1,7 +1,7 @@
 """Text a hand-in carries outside its code (team cell, answers) may hold lone surrogates: JSON can escape them,
 UTF-8 cannot encode them. The batch must still record the hand-in.
 
-The gradebook makes every text it stores printable (grader.textsafe), as the runner does for text from the
+The gradebook makes every text it stores printable (grader.text.safe), as the runner does for text from the
 worker; before that, SQLite refused such text and stopped the whole batch.
 """
 

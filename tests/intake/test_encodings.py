@@ -12,7 +12,7 @@ from grader.execution.program import ProgramError, load_program
 from grader.intake.team import read_team
 from grader.prose.extract import ProseQuestion, extract_answers
 from grader.prose.sources import HandInReadError
-from grader.textfile import SAVE_AS_UTF8, TextEncodingError, decode_hand_in_text
+from grader.text.files import SAVE_AS_UTF8, TextEncodingError, decode_hand_in_text
 
 
 def notebook_text() -> str:

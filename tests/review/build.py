@@ -36,6 +36,7 @@ class Team:
     file_name: str
     members: list[Member]
     answer: str
+    loose: str = ""  # a Markdown cell under the sheet's title: text no question owns
 
 
 def teams(count: int, *, hostile: bool = False) -> list[Team]:
@@ -47,7 +48,8 @@ def teams(count: int, *, hostile: bool = False) -> list[Team]:
     if hostile:
         made.append(Team("Eve<script>alert(1)</script>_2409999.zip",
                          [Member("Eve \"><svg onload=alert('team')>", "2409999", "eve@example.org")],
-                         f"{HOSTILE} The cell state is updated additively."))
+                         f"{HOSTILE} The cell state is updated additively.",
+                         loose=f"A remark of ours that belongs to no question. {HOSTILE}"))
     return made
 
 
@@ -77,6 +79,10 @@ def build_out(out: Path, made: list[Team], *, ran: bool = True) -> Path:
         for team in made:
             notebook = as_hand_in(master, team.members)
             next(c for c in notebook.cells if c.get("id") == "answer1a").source = f"**Answer:**\n{team.answer}"
+            if team.loose:  # under the title, before any question: no question owns it
+                stray = nbformat.v4.new_markdown_cell(team.loose)
+                stray.id = "strayremark"
+                notebook.cells.insert(1, stray)
             folder = team.file_name.removesuffix(".zip")
             files = out / folder / "files"
             files.mkdir(parents=True, exist_ok=True)

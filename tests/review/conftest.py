@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,15 +55,19 @@ class Reviewing:
 
 @pytest.fixture
 def reviewing(review_out: Path) -> Iterator[Reviewing]:
-    yield from _reviewing(review_out)
+    with reviewing_sheet(review_out) as reviewed:
+        yield reviewed
 
 
 @pytest.fixture
 def reviewing_anonymous(review_out: Path) -> Iterator[Reviewing]:
-    yield from _reviewing(review_out, anonymous=True)
+    with reviewing_sheet(review_out, anonymous=True) as reviewed:
+        yield reviewed
 
 
-def _reviewing(out: Path, anonymous: bool = False) -> Iterator[Reviewing]:
+@contextmanager
+def reviewing_sheet(out: Path, anonymous: bool = False) -> Iterator[Reviewing]:
+    """The review app over OUT (for a test that builds its own OUT)."""
     sheet = ReviewedSheet(out, course=REPO)
     access = Access([("ana", True), ("ben", False)], PORT)
     try:

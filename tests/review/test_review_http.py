@@ -15,8 +15,9 @@ from grader.commands.manual.export import export_manual
 from grader.commands.manual.importing import import_manual
 from grader.reports.outputs import write_outputs
 from tests.conftest import REPO
-from tests.review.build import HOSTILE, SCRIPT
-from tests.review.conftest import Reviewing, form_of
+from submissions.make_examples import Member
+from tests.review.build import HOSTILE, SCRIPT, Team, build_out, teams
+from tests.review.conftest import Reviewing, form_of, reviewing_sheet
 
 
 def _grade(client, question="1a", check="answer", at=None, toggle=None, **fields):
@@ -106,8 +107,36 @@ def test_student_text_is_escaped_everywhere_and_the_notebook_is_sanitised_and_sa
     frame = client.get(f"/h/{hostile.id}/ran.html")
     assert frame.status_code == 200
     assert frame.headers["content-security-policy"].startswith("sandbox;")
-    assert "<script" not in frame.text.lower() and "onerror" not in frame.text.lower()
+    # No live markup (student text shown as text, escaped, is fine: the hostile hand-in's notebook holds some).
+    assert "<script" not in frame.text.lower() and not re.search(r"<[^>]*\bon\w+\s*=", frame.text, re.IGNORECASE)
     assert "<b>bold</b>" in frame.text and "data:image/png;base64," in frame.text  # the run's outputs, cleaned
+
+
+def test_text_assigned_to_no_question_is_shown_with_its_hand_in_and_noted_where_its_answer_is_missing(
+        tmp_path: Path) -> None:
+    """A group's answer under a heading the grader did not recognise is text assigned to no question: the hand-in's
+    page shows it (escaped), and grading a question the hand-in has no answer for points to it. The sheet's own
+    lines that every hand-in shares (the title) are not shown as anyone's."""
+    made = [*teams(3), Team("Lose_2409998.zip", [Member("Lou Lose", "2409998", "lou@example.org")], answer="",
+                           loose=f"Our answer to 1a, under our own heading: the cell counts. {SCRIPT}")]
+    with reviewing_sheet(build_out(tmp_path / "out", made)) as reviewing:
+        client = reviewing.client()
+        lose = next(h for h in reviewing.sheet.hand_ins if h.file_name.startswith("Lose"))
+        other = next(h for h in reviewing.sheet.hand_ins if not h.file_name.startswith("Lose"))
+        page = client.get(f"/h/{lose.id}").text
+        assert 'id="unassigned"' in page and "Text assigned to no question" in page
+        assert "Our answer to 1a, under our own heading" in page and "strayremark]" in page
+        assert "<script>alert" not in page and html.escape(SCRIPT, quote=False) in page.replace("&#39;", "'")
+        assert "exercise sheet 02" not in page.split('id="unassigned"')[1]  # the shared title is left out
+        assert 'id="unassigned"' not in client.get(f"/h/{other.id}").text
+        assert 'id="unassigned"' not in client.get(f"/h/{lose.id}?question=1a").text  # one question's view
+        queue = reviewing.sheet.queues[("1a", "answer")]
+        at = next(i for i, unit in enumerate(queue.units) if lose.file_name in unit)
+        grading = client.get(f"/q/1a/answer?at={at}").text
+        assert "No answer found" in grading
+        assert 'id="loose-note"' in grading and f'href="/h/{lose.id}#unassigned"' in grading
+        at_other = next(i for i, unit in enumerate(queue.units) if lose.file_name not in unit)
+        assert 'id="loose-note"' not in client.get(f"/q/1a/answer?at={at_other}").text
 
 
 def test_a_stale_write_is_refused_with_who_and_when(reviewing: Reviewing) -> None:

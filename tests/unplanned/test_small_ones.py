@@ -15,7 +15,7 @@ import pytest
 
 from grader.commands.manual.reading import pdf_text
 from grader.intake.team import declared_team
-from grader.hand_in_paths import as_in_hand_in
+from grader.text.paths import as_in_hand_in
 from grader.commands.selfcheck import load_public_checks, run_self_check
 from tests.conftest import REPO
 from tests.prose._pdfmaker import markdown_to_pdf

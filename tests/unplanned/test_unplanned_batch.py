@@ -9,7 +9,7 @@ import json
 import pytest
 
 from grader.store.gradebook import Gradebook
-from grader.textfile import SAVE_AS_UTF8
+from grader.text.files import SAVE_AS_UTF8
 from tests.unplanned.handins import BELOW_CODE, LOOSE_3B, STRAY
 
 

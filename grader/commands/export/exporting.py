@@ -21,8 +21,8 @@ from grader.commands.export.matching import StudentConflict, match_students
 from grader.commands.export.points import StudentPoints, student_points
 from grader.commands.export.roster import RosterError, read_roster
 from grader.store.gradebook import Gradebook, GradebookError, StoredResult
-from grader.rubric.load import RubricError, find_rubric, load_rubric
-from grader.textsafe import spreadsheet_inert
+from grader.rubric.load import RubricError, load_sheet
+from grader.text.safe import spreadsheet_inert
 
 
 class ExportError(Exception):
@@ -55,7 +55,7 @@ def export_grades(results_dir: Path, out_file: Path, *, fmt: str, assignment: st
     sheet, results = _load_results(Path(results_dir), db, sheet)
     results = _without(results, exclude)
     try:
-        rubric = load_rubric(find_rubric(sheet, Path(course)), course_root=Path(course), resolve=False).rubric
+        rubric = load_sheet(sheet, Path(course), resolve=False).rubric
     except (FileNotFoundError, RubricError) as exc:
         raise ExportError(str(exc)) from None
     students = list(student_points(results, rubric.rounding))

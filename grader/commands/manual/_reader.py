@@ -27,7 +27,7 @@ def main() -> int:
     # Imported only now: parsing the untrusted files happens under the limits.
     from grader.prose.extract import HandInReadError, ProseQuestion, extract_written_text
     from grader.prose.sources import SUPPORTED_SUFFIXES
-    from grader.pdf_log import pypdf_warnings
+    from grader.text.pdf_warnings import pypdf_warnings
     from grader.commands.similarity.sources import CODE_SUFFIXES, CodeReadError, read_code
 
     sys.stdout.write('{"ready": true}\n')

@@ -28,13 +28,13 @@ from grader.prose.extract import UNASSIGNED, AnswerText
 from grader.prose.hints import ProseHint, hint_for_answer
 from grader.prose.similarity import group_similar_answers
 from grader.execution.ran_notebook import Figure, read_figures
-from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
-from grader.textsafe import spreadsheet_inert
+from grader.rubric.load import LoadedRubric, RubricError, load_sheet
+from grader.text.safe import spreadsheet_inert
 
 COLUMNS = ["sheet", "question", "check", "max_points", "hand_in", "team", "students", "answer", "source",
            "needs_human", "reasons", "margin_notes", "hint", "similar_group", "same_answer_as", "automatic",
            "points", "comment", "scored_by", "scored_at", "score_id"]
-# Cells a spreadsheet would run as a formula get an apostrophe (grader.textsafe); import takes it off again.
+# Cells a spreadsheet would run as a formula get an apostrophe (grader.text.safe); import takes it off again.
 
 # The rows of text that extraction assigned to no question: one per hand-in that has any, after the questions'
 # rows, never scored (import refuses points on them). Nothing a hand-in wrote disappears from the export.
@@ -252,7 +252,7 @@ def write_tutor_csv(rows: list[TutorRow], path: Path) -> Path:
 
 def load_course_rubric(sheet: str, course: Path) -> LoadedRubric:
     try:
-        return load_rubric(find_rubric(sheet, Path(course)), course_root=Path(course))
+        return load_sheet(sheet, Path(course))
     except (FileNotFoundError, RubricError) as exc:
         raise ManualError(str(exc)) from None
 

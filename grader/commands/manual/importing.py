@@ -33,7 +33,7 @@ from grader.commands.manual.export import gradebook_path, load_course_rubric
 from grader.commands.manual.questions import ManualError
 from grader.prose.extract import UNASSIGNED
 from grader.reports.outputs import write_outputs
-from grader.textsafe import spreadsheet_text
+from grader.text.safe import spreadsheet_text
 
 REQUIRED_COLUMNS = ("sheet", "question", "check", "hand_in", "points", "comment")
 SCORE_ID = "score_id"  # optional: which stored score the export showed (files from older exports lack it)

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from grader.commands.manual.reading import answer_files
 from grader.store.overrides import override_text
+from grader.prose.extract import AnswerText
 from grader.prose.hints import hint_for_answer
 from grader.reports.check_text import points_word
 from grader.reports.page_assets import ASSETS_FOLDER, head_tags, page_asset_files
@@ -195,6 +196,7 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
         return page(
             request, viewer, "grade.html", status=status, queue=queue, item=item, unit=unit, members=state, at=at,
             answer=answer, hint=hint, items=items, applied=applied, nav=nav, message=message, show_all=show_all,
+            loose=_loose_text(sheet, first) if answer is None or not answer.found else None,
             mark=first_mark if applied else None, position=position, order=order, ungraded=len(ungraded),
             graded=sum(1 for u in queue.units for m in u if m in scores), total=queue.answers,
             base=",".join(f"{h.id}:{scores[h.file_name].id if h.file_name in scores else 0}" for h in members),
@@ -363,6 +365,7 @@ def create_app(sheet: ReviewedSheet, access: Access, *, anonymous: bool = False,
         return page(request, viewer, "handin.html", status=status, hand_in=hand_in, current=current,
                     questions=questions, shown=shown, overrides=overrides, cells=cells, ran=ran is not None,
                     question=question, neighbours=neighbours, message=message, override_text=override_text,
+                    loose=_loose_text(sheet, hand_in) if question is None else None,
                     latest_override=lambda q, c: overrides[(q, c)].id if (q, c) in overrides else 0,
                     pairs=[(pair, sheet.by_name.get(pair.other(hand_in.file_name))) for pair in pairs])
 
@@ -570,6 +573,11 @@ def _hand_in_file(sheet: ReviewedSheet, hand_in: HandIn, index: int) -> Path | N
     if not path.is_relative_to(root) or not path.is_file():
         return None
     return path
+
+
+def _loose_text(sheet: ReviewedSheet, hand_in: HandIn) -> AnswerText | None:
+    """The hand-in's written text that no question owns (headed by file and place), when there is any."""
+    return sheet.loose.get(hand_in.file_name)
 
 
 def _main_notebook(sheet: ReviewedSheet, hand_in: HandIn) -> Path | None:

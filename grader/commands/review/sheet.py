@@ -27,9 +27,10 @@ from grader.scoring.record import GradingRecord
 from grader.store.gradebook import StoredResult
 from grader.commands.manual.export import gradebook_path, load_course_rubric
 from grader.commands.manual.questions import ManualError, ManualItem, load_answers, manual_items, prose_questions
+from grader.commands.manual.export import without_shared_lines
 from grader.commands.manual.reading import DEFAULT_LIMITS, ReadLimits, answer_files, many_hand_in_answers
 from grader.store.overrides import apply_overrides
-from grader.prose.extract import AnswerText
+from grader.prose.extract import UNASSIGNED, AnswerText
 from grader.prose.similarity import group_similar_answers
 from grader.commands.review.store import ReviewStore
 
@@ -90,6 +91,10 @@ class ReviewedSheet:
         self.by_name = {h.file_name: h for h in self.hand_ins}
         self.by_id = {h.id: h for h in self.hand_ins}
         self.answers = self._read_answers(workers, limits, say)
+        # Text no question owns, per hand-in, without the sheet's own lines that most hand-ins share (as the
+        # manual export shows it).
+        self.loose = without_shared_lines({name: answers[UNASSIGNED] for name, answers in self.answers.items()
+                                           if UNASSIGNED in answers and answers[UNASSIGNED].found})
         self._groups = {q.id: self._alike(q.id) for q in prose_questions(self.items)}
         self.similarity = book.similarity(self.sheet)
         self.queues: dict[tuple[str, str], CheckQueue] = {}
@@ -105,15 +110,18 @@ class ReviewedSheet:
         cached = self.store.cached_answers()
         questions = prose_questions(self.items)
         wanted = {q.id for q in questions}
+        # Every reading holds UNASSIGNED (empty when all text belongs to a question): a cache without it predates
+        # the page's "text assigned to no question" and is read again once.
         todo = [h for h in self.hand_ins
                 if h.file_name not in cached or cached[h.file_name][0] != h.record.content_sha256
-                or not wanted <= set(cached[h.file_name][1])]
+                or not wanted | {UNASSIGNED} <= set(cached[h.file_name][1])]
         if todo and questions:
             say(f"reading the written answers of {len(todo)} hand-in(s) (cached for the next start)")
             jobs = [(self.out / h.record.folder / "files", answer_files(h.record.main_file, h.record.written_answers))
                     for h in todo]
-            read = many_hand_in_answers(jobs, questions, workers=workers, limits=limits)
-            found = {h.file_name: (h.record.content_sha256, answers) for h, answers in zip(todo, read)}
+            read = many_hand_in_answers(jobs, questions, workers=workers, limits=limits, unassigned=True)
+            found = {h.file_name: (h.record.content_sha256, {UNASSIGNED: AnswerText(question_id=UNASSIGNED), **answers})
+                     for h, answers in zip(todo, read)}
             self.store.cache_answers(found)
             cached.update(found)
         return {h.file_name: cached.get(h.file_name, ("", {}))[1] for h in self.hand_ins}

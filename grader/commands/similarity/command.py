@@ -18,7 +18,7 @@ from pathlib import Path
 
 from grader.store.gradebook import Gradebook, GradebookError
 from grader.reports.outputs import write_outputs
-from grader.rubric.load import LoadedRubric, RubricError, find_rubric, load_rubric
+from grader.rubric.load import LoadedRubric, RubricError, load_sheet
 from grader.reports.similarity_section import questions_text
 from grader.commands.similarity.report import SimilaritySettings
 from grader.commands.similarity.run import SimilarityError, SimilarityOutcome, report_for_sheet
@@ -104,7 +104,7 @@ def _sheet(book: Gradebook, sheet: str | None, db_path: Path) -> str:
 def _rubric(sheet: str, course: Path) -> LoadedRubric:
     try:
         # Not resolved: the report needs the rubric's questions, names and files, not the course's code.
-        return load_rubric(find_rubric(sheet, Path(course)), course_root=Path(course), resolve=False)
+        return load_sheet(sheet, Path(course), resolve=False)
     except (FileNotFoundError, RubricError) as exc:
         raise SimilarityCommandError(f"{exc} (the course folder is --course, default: the current folder)") from None
 

@@ -19,7 +19,7 @@ from grader.reports.document import page
 from grader.reports.similarity_section import pair_anchor, questions_text
 from grader.commands.similarity.inputs import HandInText
 from grader.commands.similarity.report import AnswerMatch, CodeRegion, PairReport, PartMatch, SimilarityReport
-from grader.textsafe import printable, spreadsheet_inert
+from grader.text.safe import printable, spreadsheet_inert
 
 CSV_COLUMNS = ["hand_in_a", "hand_in_b", "score", "flagged", "code_score", "code_share_a", "code_share_b",
                "solution_share_a", "solution_share_b", "prose_score", "prose_share_a", "prose_share_b", "questions",

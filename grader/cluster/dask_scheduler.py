@@ -1,8 +1,8 @@
 """The coordinator side: the batch's hand-ins graded on a running Dask cluster.
 
-`DaskScheduler` is one of the batch's schedulers (grader.commands.batch.HandInScheduler): the batch works out what to
-grade, stores each record as it arrives and writes the reports, exactly as for a local run; this module only
-decides where each hand-in is graded.
+`DaskScheduler` is one of the batch's schedulers (grader/cluster/scheduler.py: HandInScheduler): the batch works out
+what to grade, stores each record as it arrives and writes the reports, exactly as for a local run; this module
+only decides where each hand-in is graded.
 
 * `open`: checks the address (grader.cluster.address), connects (unreachable: one line naming the address),
   waits for a worker, ships the course once per worker in a `GradingPlugin` (a worker that cannot grade, e.g.
@@ -30,6 +30,7 @@ from rich.markup import escape
 from grader.cluster.adapter import failed_record, place_run_files, unpack_for_reports
 from grader.cluster.errors import ClusterError, SchedulerLost
 from grader.cluster.address import ClusterAddressError, ClusterOptions, check_address, client_security
+from grader.cluster.scheduler import BatchContext, GradingProgress
 from grader.cluster.parcels import CourseBundle, HandInParcel
 from grader.intake.flags import FlagRecord
 from grader.intake.hand_in import IntakeRules, file_sha256, hand_in_name
@@ -37,7 +38,6 @@ from grader.rubric.fingerprint import course_modules
 from grader.rubric.load import LoadedRubric
 from grader.scoring.grade import PlannedSheet, plan_sheet
 from grader.scoring.record import GradingRecord
-from grader.store.layout import folder_name
 
 PLUGIN_PREFIX = "grader-course-"
 
@@ -166,9 +166,9 @@ class DaskScheduler:
 
     # --- grading -----------------------------------------------------------------------------------------------
 
-    def grade(self, todo: list[Path], context, progress) -> Iterator[GradingRecord]:
-        """Yield each hand-in's record as its future completes. `context` is the batch's (rules, out, folders,
-        loaded); `progress` its BatchProgress."""
+    def grade(self, todo: list[Path], context: BatchContext, progress: GradingProgress) -> Iterator[GradingRecord]:
+        """Yield each hand-in's record as its future completes (the context's rules, out, folders and loaded
+        rubric are used here; its planned sheet and sandbox are the workers' own)."""
         from distributed import as_completed
 
         from grader.cluster.plugin import grade_on_worker
@@ -186,7 +186,7 @@ class DaskScheduler:
                 return
             name = hand_in_name(path)
             digest = file_sha256(path)
-            folder = context.folders.get(name, (folder_name(name), ""))
+            folder = context.folder(name)
             parcel = HandInParcel.read(path, digest, context.rules.timing.of(path), folder, context.out)
             future = client.submit(grade_on_worker, parcel, self.plugin_name, pure=False,
                                    key=f"grade-{digest[:10]}-{uuid.uuid4().hex[:8]}",
@@ -203,7 +203,7 @@ class DaskScheduler:
             yield record
             submit_next()
 
-    def _record(self, future, path: Path, folder: tuple[str, str], context) -> GradingRecord:
+    def _record(self, future, path: Path, folder: tuple[str, str], context: BatchContext) -> GradingRecord:
         """The worker's record (its files unpacked into OUT here too), or the coordinator's own record of a
         hand-in the cluster could not grade."""
         from distributed import KilledWorker
@@ -232,7 +232,7 @@ class DaskScheduler:
         place_run_files(context.out, record, graded.run_files)
         return record
 
-    def _not_graded(self, path: Path, folder: tuple[str, str], context, error: str) -> GradingRecord:
+    def _not_graded(self, path: Path, folder: tuple[str, str], context: BatchContext, error: str) -> GradingRecord:
         """The coordinator plans the sheet only when it must write a record itself (a hand-in not graded)."""
         if self._planned is None:
             self._planned = plan_sheet(context.loaded, rubric_sha256=self._rubric_sha256)
