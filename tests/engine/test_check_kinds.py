@@ -27,6 +27,9 @@ def test_every_kind_module_holds_its_model_and_its_behaviour():
     assert [n for n, m in zip(CHECK_KIND_NAMES, CHECK_MODELS) if m.tutor_graded] == ["manual"]
 
 
+# The two steps every kind defines (stand-ins: discovery only checks that they are there).
+BOTH_STEPS = ("    def plan_check(self, question_id, ctx):\n        return None\n"
+              "    def judge_replies(self, plan, replies):\n        return None\n")
 KIND_HEADER = """\
 from typing import Literal
 from grader.checks.kinds import CheckBase
@@ -50,8 +53,8 @@ def kinds_package(tmp_path: Path, modules: dict[str, str]) -> types.ModuleType:
 
 def test_discovery_takes_one_model_per_public_module(tmp_path):
     package = kinds_package(tmp_path, {
-        "beta": "class BetaCheck(CheckBase):\n    kind: Literal['beta']\n",
-        "alpha": "class AlphaCheck(CheckBase):\n    kind: Literal['alpha']\n",
+        "beta": f"class BetaCheck(CheckBase):\n    kind: Literal['beta']\n{BOTH_STEPS}",
+        "alpha": f"class AlphaCheck(CheckBase):\n    kind: Literal['alpha']\n{BOTH_STEPS}",
         "_helpers": "class NotAKind(CheckBase):\n    kind: Literal['helper']\n",
     })
     assert [model.__name__ for model in discover_kinds(package)] == ["AlphaCheck", "BetaCheck"]
@@ -61,8 +64,10 @@ def test_discovery_takes_one_model_per_public_module(tmp_path):
     ({"two": "class A(CheckBase):\n    kind: Literal['a']\nclass B(CheckBase):\n    kind: Literal['b']\n"},
      "defines 2"),
     ({"none": "x = 1\n"}, "defines 0"),
-    ({"one": "class A(CheckBase):\n    kind: Literal['same']\n",
-      "other": "class B(CheckBase):\n    kind: Literal['same']\n"}, "defined twice: same"),
+    ({"lazy": "class A(CheckBase):\n    kind: Literal['a']\n    def plan_check(self, question_id, ctx):\n"
+              "        return None\n"}, "does not define judge_replies"),
+    ({"one": f"class A(CheckBase):\n    kind: Literal['same']\n{BOTH_STEPS}",
+      "other": f"class B(CheckBase):\n    kind: Literal['same']\n{BOTH_STEPS}"}, "defined twice: same"),
 ])
 def test_discovery_refuses_a_module_that_is_not_one_kind(tmp_path, modules, message):
     package = kinds_package(tmp_path, modules)

@@ -34,6 +34,11 @@ def discover_kinds(package: ModuleType) -> tuple[type[CheckBase], ...]:
         if len(defined) != 1:
             raise CheckKindError(f"{module.__name__}: a check-kind module defines exactly one CheckBase subclass "
                                  f"with a `kind` literal; it defines {len(defined)}")
+        missing = [name for name in ("plan_check", "judge_replies")
+                   if getattr(defined[0], name) is getattr(CheckBase, name)]
+        if missing:
+            raise CheckKindError(f"{module.__name__}: the check kind {defined[0].__name__} does not define "
+                                 f"{' and '.join(missing)}")
         models.append(defined[0])
     names = [kind_name(model) for model in models]
     doubled = sorted({name for name in names if names.count(name) > 1})

@@ -39,6 +39,7 @@ class CheckBase(Strict):
     # Scored by a tutor, not by the grader.
     tutor_graded: ClassVar[bool] = False
 
+    # Every kind defines both (discover_kinds refuses a kind module that does not): these bodies never run.
     def plan_check(self, question_id: str, ctx: PlanContext) -> CheckPlan:
         """The requests for the worker and what the replies are judged against; plain data only."""
         raise NotImplementedError(f"the check kind {type(self).__name__} does not plan")
